@@ -1,0 +1,56 @@
+// swift-tools-version:6.1
+// Kiln: tensors, autograd, layers, optimizers and data loading on an OpenBLAS compute core.
+// Dependencies point one way, downwards: kiln (CLI) → KilnModels → KilnNN/KilnOptim/KilnData → Kiln
+// → KilnCompute → CBLAS. See Docs/ARCHITECTURE.md.
+import PackageDescription
+
+let package = Package(
+    name: "Kiln",
+    products: [
+        .library(name: "Kiln", targets: ["Kiln"]),
+        .library(name: "KilnNN", targets: ["KilnNN"]),
+        .library(name: "KilnOptim", targets: ["KilnOptim"]),
+        .library(name: "KilnData", targets: ["KilnData"]),
+        .library(name: "KilnModels", targets: ["KilnModels"]),
+        .executable(name: "kiln", targets: ["kiln"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // OpenBLAS's cblas.h, found through pkg-config.
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // Shapes, layouts, storage, the Backend protocol and the CPU backend (OpenBLAS + Swift kernels).
+        .target(name: "KilnCompute", dependencies: ["CBLAS"]),
+        // Tensor, its differentiable ops with their backward rules, the autograd engine.
+        .target(name: "Kiln", dependencies: ["KilnCompute"]),
+        // Module, layers, losses, initializers.
+        .target(name: "KilnNN", dependencies: ["Kiln"]),
+        // Optimizers, learning-rate schedules, gradient clipping.
+        .target(name: "KilnOptim", dependencies: ["Kiln"]),
+        // Dataset readers, batching, shuffling, background prefetch.
+        .target(name: "KilnData", dependencies: ["Kiln"]),
+        // The reference workloads of the benchmarks, with their trainers.
+        .target(name: "KilnModels", dependencies: ["Kiln", "KilnNN", "KilnOptim", "KilnData"]),
+        // The command-line tool.
+        .executableTarget(
+            name: "kiln",
+            dependencies: [
+                "KilnModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "KilnComputeTests", dependencies: ["KilnCompute"]),
+        .testTarget(name: "KilnTests", dependencies: ["Kiln"]),
+        .testTarget(name: "KilnNNTests", dependencies: ["KilnNN"]),
+        .testTarget(name: "KilnOptimTests", dependencies: ["KilnOptim", "KilnNN"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KilnDataTests", dependencies: ["KilnData"]),
+        .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels"], resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)
