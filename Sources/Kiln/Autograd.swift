@@ -1,0 +1,114 @@
+import KilnCompute
+
+/// A vertex of the autograd graph: one per op output (or leaf) that requires a gradient.
+package final class Node {
+    /// The graph nodes of the op's inputs (nil for inputs that need no gradient).
+    let inputs: [Node?]
+    /// Maps the gradient of the output to the gradients of the inputs; nil for leaves and after use.
+    var pullback: ((Tensor) -> [Tensor?])?
+    /// For leaves: the accumulated gradient. For inner nodes: the gradient gathered so far in a pass.
+    var grad: Tensor?
+    let isLeaf: Bool
+    var mark: UInt64 = 0
+
+    init(inputs: [Node?], pullback: ((Tensor) -> [Tensor?])?) {
+        self.inputs = inputs
+        self.pullback = pullback
+        self.isLeaf = pullback == nil
+    }
+}
+
+/// Whether ops record the graph. Off inside `noGrad { }`.
+public enum GradMode {
+    @TaskLocal static var enabled = true
+    /// True unless inside `noGrad { }`.
+    public static var isEnabled: Bool { enabled }
+}
+
+/// Runs `body` without recording the autograd graph (evaluation, optimizer updates).
+public func noGrad<R>(_ body: () throws -> R) rethrows -> R {
+    try GradMode.$enabled.withValue(false) { try body() }
+}
+
+nonisolated(unsafe) private var passCounter: UInt64 = 0
+
+extension Tensor {
+    /// True when gradients flow to or through this tensor.
+    public var requiresGrad: Bool { node != nil }
+
+    /// This tensor as a leaf of the graph that collects a gradient in `grad` on `backward()`.
+    public func requiringGrad() -> Tensor {
+        Tensor(storage: storage, layout: layout, node: Node(inputs: [], pullback: nil))
+    }
+
+    /// The same elements, cut from the graph.
+    public func detached() -> Tensor { Tensor(storage: storage, layout: layout) }
+
+    /// The gradient accumulated in a leaf by `backward()`, or nil.
+    public var grad: Tensor? { node?.grad }
+
+    /// Clears a leaf's accumulated gradient.
+    public func zeroGrad() { node?.grad = nil }
+
+    /// Wraps an op's output: records `pullback` in the graph when gradients are on and some input
+    /// requires one. `pullback` maps the output's gradient to one gradient per input (nil = none).
+    package func recorded(from inputs: [Tensor], _ pullback: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        guard GradMode.enabled, inputs.contains(where: { $0.node != nil }) else { return self }
+        var out = self
+        out.node = Node(inputs: inputs.map(\.node), pullback: pullback)
+        return out
+    }
+
+    /// Back-propagates from this tensor: adds d(self)/d(leaf) to the `grad` of every leaf it depends
+    /// on. `gradient` is d(loss)/d(self); by default ones (so for a scalar loss, dloss/dloss = 1).
+    /// The graph is freed as it is consumed: call `backward()` once per forward pass.
+    public func backward(_ gradient: Tensor? = nil) {
+        guard let root = node else {
+            preconditionFailure("backward: tensor of shape \(shape) does not require grad")
+        }
+        let seed = gradient ?? Tensor.ones(shape)
+        precondition(seed.shape == shape, "backward: gradient shape \(seed.shape) differs from \(shape)")
+        noGrad {
+            let order = Tensor.topologicalOrder(root)
+            root.grad = root.grad.map { $0 + seed } ?? seed
+            for node in order.reversed() {
+                if node.isLeaf { continue }
+                guard let g = node.grad, let pullback = node.pullback else { continue }
+                node.grad = nil
+                node.pullback = nil
+                let grads = pullback(g)
+                precondition(grads.count == node.inputs.count, "pullback returned \(grads.count) gradients for \(node.inputs.count) inputs")
+                for (input, gi) in zip(node.inputs, grads) {
+                    guard let input, let gi else { continue }
+                    if let existing = input.grad {
+                        input.grad = existing + gi
+                    } else {
+                        // A leaf keeps its own copy: gradients of several inputs may share storage.
+                        input.grad = input.isLeaf ? gi.copied() : gi
+                    }
+                }
+            }
+        }
+    }
+
+    /// Nodes reachable from `root`, each after all of its inputs.
+    private static func topologicalOrder(_ root: Node) -> [Node] {
+        passCounter &+= 1
+        let mark = passCounter
+        var order: [Node] = []
+        var stack: [(Node, Int)] = [(root, 0)]
+        root.mark = mark
+        while let (node, next) = stack.popLast() {
+            if next < node.inputs.count {
+                stack.append((node, next + 1))
+                if let child = node.inputs[next], child.mark != mark {
+                    child.mark = mark
+                    stack.append((child, 0))
+                }
+            } else {
+                order.append(node)
+            }
+        }
+        return order
+    }
+}

@@ -1,0 +1,71 @@
+import CBLAS
+
+/// The CPU backend: OpenBLAS for matrix products, plain Swift loops for everything else.
+package struct CPUBackend: Backend {
+    package static let shared = CPUBackend()
+    package var device: Device { .cpu }
+
+    package func allocate(_ count: Int) -> Storage { Storage(count: count) }
+
+    package func copy(_ src: StridedView, into dst: StridedView) {
+        precondition(src.layout.shape == dst.layout.shape, "copy: shapes \(src.layout.shape) and \(dst.layout.shape) differ")
+        let s = src.base, d = dst.base
+        forEachRow(shape: src.layout.shape, dst.layout.strides, dst.layout.offset,
+                   src.layout.strides, src.layout.offset) { n, o, st in
+            let po = d + o.0, pi = s + o.1
+            if st.0 == 1 && st.1 == 1 {
+                po.update(from: pi, count: n)
+            } else {
+                for i in 0..<n { po[i * st.0] = pi[i * st.1] }
+            }
+        }
+    }
+
+    package func fill(_ dst: StridedView, value: Float) {
+        let d = dst.base
+        forEachRow(shape: dst.layout.shape, dst.layout.strides, dst.layout.offset,
+                   dst.layout.strides, dst.layout.offset) { n, o, st in
+            let p = d + o.0
+            if st.0 == 1 { p.update(repeating: value, count: n) } else { for i in 0..<n { p[i * st.0] = value } }
+        }
+    }
+
+    package func gemm(_ p: GemmProblem) {
+        precondition(p.m < Int32.max && p.n < Int32.max && p.k < Int32.max, "gemm: dimension exceeds Int32")
+        for i in 0..<p.batch {
+            cblas_sgemm(CblasRowMajor,
+                        p.transA ? CblasTrans : CblasNoTrans, p.transB ? CblasTrans : CblasNoTrans,
+                        Int32(p.m), Int32(p.n), Int32(p.k), p.alpha,
+                        p.a.pointer + p.aOffset + i * p.aBatchStride, Int32(p.lda),
+                        p.b.pointer + p.bOffset + i * p.bBatchStride, Int32(p.ldb), p.beta,
+                        p.c.pointer + p.cOffset + i * p.cBatchStride, Int32(p.ldc))
+        }
+    }
+
+    package func indexSelect(_ x: StridedView, width: Int, indices: [Int32], into out: Storage) {
+        let src = x.start, dst = out.pointer
+        for (i, row) in indices.enumerated() {
+            (dst + i * width).update(from: src + Int(row) * width, count: width)
+        }
+    }
+
+    package func indexAdd(_ dy: StridedView, width: Int, indices: [Int32], into dx: Storage) {
+        let src = dy.start, dst = dx.pointer
+        for (i, row) in indices.enumerated() {
+            let d = dst + Int(row) * width, s = src + i * width
+            for j in 0..<width { d[j] += s[j] }
+        }
+    }
+
+    package func dropoutMask(count: Int, p: Float, generator: RandomGenerator, into out: Storage) {
+        generator.fillDropoutMask(UnsafeMutableBufferPointer(start: out.pointer, count: count), p: p)
+    }
+
+    package func fillUniform(_ out: Storage, count: Int, low: Float, high: Float, generator: RandomGenerator) {
+        generator.fillUniform(UnsafeMutableBufferPointer(start: out.pointer, count: count), low: low, high: high)
+    }
+
+    package func fillNormal(_ out: Storage, count: Int, mean: Float, std: Float, generator: RandomGenerator) {
+        generator.fillNormal(UnsafeMutableBufferPointer(start: out.pointer, count: count), mean: mean, std: std)
+    }
+}

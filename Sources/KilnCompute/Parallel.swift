@@ -1,0 +1,49 @@
+import CBLAS
+import Dispatch
+import Synchronization
+
+private let configuredThreads = Atomic<Int>(1)
+
+/// Sets how many threads Kiln's compute uses: OpenBLAS's pool and the Swift kernels' split.
+public func setThreadCount(_ n: Int) {
+    precondition(n >= 1, "setThreadCount: need at least 1 thread, got \(n)")
+    configuredThreads.store(n, ordering: .relaxed)
+    openblas_set_num_threads(Int32(n))
+}
+
+/// How many threads Kiln's compute uses (see `setThreadCount(_:)`).
+public func threadCount() -> Int { configuredThreads.load(ordering: .relaxed) }
+
+/// The name of the kernel set OpenBLAS picked for this CPU (for example `Cooperlake`).
+public func openBLASCoreName() -> String { String(cString: openblas_get_corename()) }
+
+/// OpenBLAS's own thread count.
+public func openBLASThreadCount() -> Int { Int(openblas_get_num_threads()) }
+
+/// Below this many elements, splitting a Swift kernel across cores costs more than it saves.
+package let parallelThreshold = 1 << 16
+
+/// Runs `body(range)` over `0..<count` split in contiguous chunks, one per thread, when `work`
+/// (elements touched) is large enough to pay for the split; otherwise inline on this thread.
+@inline(__always)
+package func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
+    let threads = min(threadCount(), count)
+    if threads <= 1 || work < parallelThreshold {
+        body(0..<count)
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        // The chunks are disjoint; kernels write only their own chunk.
+        let shared = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = count * t / threads, hi = count * (t + 1) / threads
+            if lo < hi { shared.value(lo..<hi) }
+        }
+    }
+}
+
+/// Carries a value into a concurrent closure whose safety the caller has established.
+package struct UncheckedSendable<T>: @unchecked Sendable {
+    package let value: T
+    package init(_ value: T) { self.value = value }
+}

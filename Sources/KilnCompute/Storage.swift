@@ -1,0 +1,63 @@
+import Synchronization
+
+/// A flat buffer of Float32 elements owned by one tensor storage. Buffers come from and go back to
+/// a size-bucketed cache, so a steady training step allocates nothing new from the system.
+package final class Storage: @unchecked Sendable {
+    package let pointer: UnsafeMutablePointer<Float>
+    package let capacity: Int
+    package let device: Device
+
+    /// Uninitialised storage for `count` elements on the CPU.
+    package init(count: Int) {
+        self.capacity = BufferCache.bucket(count)
+        self.pointer = BufferCache.shared.take(capacity)
+        self.device = .cpu
+    }
+
+    deinit { BufferCache.shared.give(pointer, capacity: capacity) }
+
+    package var buffer: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: pointer, count: capacity)
+    }
+}
+
+/// Released buffers, by capacity. Capacities are rounded up to 16 elements (64 bytes), so the
+/// repeating sizes of a training step find their buffers again.
+package final class BufferCache: Sendable {
+    package static let shared = BufferCache()
+    // Addresses (as integers, which are Sendable) of free buffers, by capacity.
+    private let free = Mutex<[Int: [UInt]]>([:])
+    private let held = Atomic<Int>(0)
+
+    package static func bucket(_ count: Int) -> Int { max(16, (count + 15) & ~15) }
+
+    func take(_ capacity: Int) -> UnsafeMutablePointer<Float> {
+        if let address = free.withLock({ $0[capacity]?.popLast() }) {
+            held.subtract(capacity, ordering: .relaxed)
+            return UnsafeMutablePointer(bitPattern: address)!
+        }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
+        return raw.bindMemory(to: Float.self, capacity: capacity)
+    }
+
+    func give(_ pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        free.withLock { $0[capacity, default: []].append(UInt(bitPattern: pointer)) }
+        held.add(capacity, ordering: .relaxed)
+    }
+
+    /// Elements held in the cache, ready for reuse.
+    package var cachedElements: Int { held.load(ordering: .relaxed) }
+
+    /// Returns every cached buffer to the system.
+    package func trim() {
+        let all = free.withLock { f -> [Int: [UInt]] in
+            let all = f
+            f = [:]
+            return all
+        }
+        for (capacity, list) in all {
+            for address in list { UnsafeMutableRawPointer(bitPattern: address)!.deallocate() }
+            held.subtract(capacity * list.count, ordering: .relaxed)
+        }
+    }
+}

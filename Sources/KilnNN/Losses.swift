@@ -1,0 +1,19 @@
+import Kiln
+
+/// Mean squared error `mean((prediction − target)²)`.
+public func mseLoss(_ prediction: Tensor, _ target: Tensor) -> Tensor {
+    precondition(prediction.shape == target.shape, "mseLoss: shapes \(prediction.shape) and \(target.shape) differ")
+    return (prediction - target).square().mean()
+}
+
+/// Mean binary cross-entropy of `logits` against `targets` in [0, 1], computed stably as
+/// `max(x, 0) − x·t + log(1 + e^(−|x|))`.
+public func binaryCrossEntropyWithLogits(_ logits: Tensor, _ targets: Tensor) -> Tensor {
+    precondition(logits.shape == targets.shape, "binaryCrossEntropyWithLogits: shapes \(logits.shape) and \(targets.shape) differ")
+    return (logits.relu() - logits * targets + ((-logits.abs()).exp() + 1).log()).mean()
+}
+
+/// Mean cross-entropy of `logits` `[n, classes]` against integer `labels` (fused log-softmax + NLL).
+public func crossEntropyLoss(_ logits: Tensor, _ labels: [Int32], labelSmoothing: Float = 0) -> Tensor {
+    crossEntropy(logits, labels: labels, labelSmoothing: labelSmoothing)
+}
