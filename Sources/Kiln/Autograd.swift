@@ -1,4 +1,5 @@
 import KilnCompute
+import Synchronization
 
 /// A vertex of the autograd graph: one per op output (or leaf) that requires a gradient.
 package final class Node {
@@ -30,7 +31,8 @@ public func noGrad<R>(_ body: () throws -> R) rethrows -> R {
     try GradMode.$enabled.withValue(false) { try body() }
 }
 
-nonisolated(unsafe) private var passCounter: UInt64 = 0
+/// Numbers each backward pass, to mark visited nodes without clearing marks.
+private let passCounter = Atomic<UInt64>(0)
 
 extension Tensor {
     /// True when gradients flow to or through this tensor.
@@ -93,8 +95,7 @@ extension Tensor {
 
     /// Nodes reachable from `root`, each after all of its inputs.
     private static func topologicalOrder(_ root: Node) -> [Node] {
-        passCounter &+= 1
-        let mark = passCounter
+        let mark = passCounter.wrappingAdd(1, ordering: .relaxed).newValue
         var order: [Node] = []
         var stack: [(Node, Int)] = [(root, 0)]
         root.mark = mark

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Kiln
 import KilnModels
 
 @main
@@ -6,12 +7,15 @@ struct KilnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "Train, benchmark and inspect Kiln models.",
-        subcommands: [Info.self])
+        subcommands: [Train.self, Bench.self, Info.self])
 }
 
-struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show versions, OpenBLAS and the thread count.")
-    func run() throws {
-        print("OpenBLAS core: \(openBLASCoreName()), threads: \(openBLASThreadCount())")
+/// Options every compute-heavy command shares.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Compute threads (OpenBLAS and Swift kernels).")
+    var threads: Int = min(Machine.cpuCount, 2)
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 }

@@ -1,0 +1,121 @@
+import KilnData
+import KilnNN
+import KilnOptim
+
+/// What one epoch of classifier training measured.
+public struct EpochReport: Sendable, Equatable {
+    /// 1-based epoch number.
+    public var epoch: Int
+    /// Mean training loss over the epoch's batches (dropout on).
+    public var trainLoss: Float
+    /// Mean loss on the test split (evaluation mode).
+    public var testLoss: Float
+    /// Fraction of the test split classified correctly.
+    public var testAccuracy: Float
+    /// Training samples per second (training steps only, evaluation excluded).
+    public var samplesPerSecond: Double
+    /// Seconds spent in training steps this epoch.
+    public var trainSeconds: Double
+    /// Seconds since training started, evaluation included.
+    public var elapsed: Double
+}
+
+/// Trains a classifier on a `LabeledDataset` with mini-batches, cross-entropy loss and any
+/// optimizer, reporting loss, accuracy and throughput per epoch.
+public final class ClassifierTrainer {
+    /// The model being trained.
+    public let model: any Layer
+    /// The optimizer updating `model`'s parameters.
+    public let optimizer: any Optimizer
+    /// Samples per training step.
+    public let batchSize: Int
+    /// Seeds the shuffling (epoch `e` uses `seed + e`).
+    public let seed: UInt64
+    /// How batches are shaped: flat rows for MLPs, `[n, c, h, w]` for convolutions.
+    public let layout: BatchLayout
+
+    /// A trainer for `model` with `optimizer`.
+    public init(model: any Layer, optimizer: any Optimizer, batchSize: Int, seed: UInt64, layout: BatchLayout = .flat) {
+        precondition(batchSize > 0, "ClassifierTrainer: batch size must be positive, got \(batchSize)")
+        self.model = model
+        self.optimizer = optimizer
+        self.batchSize = batchSize
+        self.seed = seed
+        self.layout = layout
+    }
+
+    /// One training step on `batch`; returns the loss before the update.
+    @discardableResult
+    public func step(_ batch: Batch) -> Float {
+        optimizer.zeroGrad()
+        let loss = crossEntropy(model(batch.inputs), labels: batch.labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item
+    }
+
+    /// Trains one epoch over `data` in a seeded random order. `progress(done, total, meanLoss)`
+    /// is called after each step. Returns the mean loss, the samples seen and the seconds taken.
+    public func trainEpoch(_ data: LabeledDataset, epoch: Int,
+                           progress: ((Int, Int, Float) -> Void)? = nil) -> (loss: Float, samples: Int, seconds: Double) {
+        model.train()
+        let loader = data.loader(batchSize: batchSize, shuffle: true, seed: seed &+ UInt64(epoch), layout: layout)
+        let total = (data.count + batchSize - 1) / batchSize
+        var lossSum = 0.0, steps = 0, samples = 0
+        let clock = ContinuousClock()
+        let start = clock.now
+        for batch in loader {
+            lossSum += Double(step(batch))
+            steps += 1
+            samples += batch.count
+            progress?(steps, total, Float(lossSum / Double(steps)))
+        }
+        return (Float(lossSum / Double(max(steps, 1))), samples, (clock.now - start).seconds)
+    }
+
+    /// Mean loss and accuracy on `data` in evaluation mode, without recording gradients.
+    public func evaluate(_ data: LabeledDataset) -> (loss: Float, accuracy: Float) {
+        model.eval()
+        defer { model.train() }
+        var lossSum = 0.0, correct = 0
+        noGrad {
+            for batch in data.batches(size: max(batchSize, 256), layout: layout) {
+                let logits = model(batch.inputs)
+                lossSum += Double(crossEntropy(logits, labels: batch.labels).item) * Double(batch.count)
+                let predicted = logits.argmax(axis: 1).scalars
+                for (p, label) in zip(predicted, batch.labels) where Int32(p) == label { correct += 1 }
+            }
+        }
+        let n = max(data.count, 1)
+        return (Float(lossSum / Double(n)), Float(correct) / Float(n))
+    }
+
+    /// Trains for `epochs` epochs, evaluating on `test` after each; `onEpoch` sees each report.
+    public func fit(train: LabeledDataset, test: LabeledDataset, epochs: Int,
+                    progress: ((Int, Int, Int, Float) -> Void)? = nil,
+                    onEpoch: (EpochReport) -> Void = { _ in }) -> [EpochReport] {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var reports: [EpochReport] = []
+        for epoch in 1...max(epochs, 1) {
+            let (loss, samples, seconds) = trainEpoch(train, epoch: epoch) { done, total, mean in
+                progress?(epoch, done, total, mean)
+            }
+            let (testLoss, accuracy) = evaluate(test)
+            let report = EpochReport(epoch: epoch, trainLoss: loss, testLoss: testLoss, testAccuracy: accuracy,
+                                     samplesPerSecond: Double(samples) / max(seconds, 1e-9),
+                                     trainSeconds: seconds, elapsed: (clock.now - start).seconds)
+            reports.append(report)
+            onEpoch(report)
+        }
+        return reports
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    public var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) * 1e-18
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import Kiln
+import KilnModels
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show versions, the OpenBLAS build and threads, and this machine's sgemm speed.")
+
+    @OptionGroup var compute: ComputeOptions
+
+    @Flag(help: "Skip the sgemm measurement.")
+    var quick = false
+
+    func run() throws {
+        setThreadCount(compute.threads)
+        print("Kiln \(kilnVersion)")
+        #if swift(>=6.3)
+        print("Swift: 6.3 or later")
+        #else
+        print("Swift: 6.x")
+        #endif
+        print("CPUs online: \(Machine.cpuCount)")
+        print("OpenBLAS core: \(openBLASCoreName()), threads: \(openBLASThreadCount())")
+        print("Kiln threads: \(threadCount())")
+        if !quick {
+            let peak = Machine.measureSGEMMPeak()
+            print("sgemm 2048³: \(formatNumber(peak, digits: 1)) GFLOP/s on \(threadCount()) thread(s)")
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Kiln
+import KilnModels
+import Foundation
+import KilnData
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train an example model and report loss, accuracy and throughput per epoch.",
+        discussion: "Models: \(TrainableModel.allCases.map(\.rawValue).joined(separator: ", ")).")
+
+    @Argument(help: "The model to train.")
+    var model: TrainableModel
+
+    @Option(help: "Passes over the training set.")
+    var epochs: Int = 10
+
+    @Option(help: "Samples per training step (default: the model's reference batch).")
+    var batchSize: Int?
+
+    @Option(help: "Learning rate (default: the model's reference rate).")
+    var lr: Float?
+
+    @Option(help: "Optimizer: adam, sgd or rmsprop (default: the model's reference optimizer).")
+    var optimizer: OptimizerChoice?
+
+    @Option(help: "Seed for initialisation, dropout and shuffling.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Directory with the datasets (as laid out by Scripts/fetch-data.sh).")
+    var dataDir: String = ProcessInfo.processInfo.environment["KILN_DATA_DIR"] ?? "data"
+
+    @Option(help: "Write a JSON summary of the run to this file.")
+    var report: String?
+
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1, got \(b)") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dataDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("data directory '\(dataDir)' does not exist; fetch the datasets with Scripts/fetch-data.sh or pass --data-dir")
+        }
+    }
+
+    func run() throws {
+        setThreadCount(compute.threads)
+        let recipe = model.recipe
+        let config = TrainingConfig(
+            epochs: epochs, batchSize: batchSize ?? recipe.batchSize, learningRate: lr ?? recipe.learningRate,
+            optimizer: optimizer?.kind ?? recipe.optimizer, seed: seed)
+        let data: MNIST
+        do {
+            data = try MNIST(directory: URL(fileURLWithPath: dataDir), variant: recipe.dataset)
+        } catch {
+            throw CleanExit.message("error: \(error)")  // names the file and the fetch command
+        }
+        print("\(model.rawValue): \(recipe.summary); \(data.train.count) train / \(data.test.count) test samples")
+        print("optimizer \(config.optimizer.rawValue) lr \(config.learningRate), batch \(config.batchSize), "
+              + "seed \(seed), threads \(threadCount())")
+        let progress = ProgressLine(enabled: isatty(STDOUT_FILENO) != 0)
+        let reports = trainClassifier(recipe: recipe, config: config, data: data,
+                                      progress: { epoch, done, total, loss in
+                                          progress.update("epoch \(epoch)", done: done, total: total,
+                                                          detail: "loss \(formatNumber(Double(loss), digits: 4))")
+                                      },
+                                      onEpoch: { r in
+                                          progress.clear()
+                                          print(String(format: "epoch %2d  train loss %.4f  test loss %.4f  test acc %6.2f%%  %8.0f samples/s  %6.1fs",
+                                                       r.epoch, r.trainLoss, r.testLoss, r.testAccuracy * 100,
+                                                       r.samplesPerSecond, r.elapsed))
+                                      })
+        if let report {
+            let json = trainingReport(model: model.rawValue, config: config, reports: reports)
+            try writeFileAtomically(Array((json.description + "\n").utf8), to: report)
+            print("report written to \(report)")
+        }
+    }
+}
+
+extension TrainableModel: ExpressibleByArgument {}
+
+enum OptimizerChoice: String, ExpressibleByArgument, CaseIterable {
+    case adam, sgd, rmsprop
+    var kind: OptimizerKind {
+        switch self {
+        case .adam: .adam
+        case .sgd: .sgd
+        case .rmsprop: .rmsprop
+        }
+    }
+}
+
+/// A one-line progress bar, redrawn in place; silent when stdout is not a terminal.
+final class ProgressLine {
+    let enabled: Bool
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ label: String, done: Int, total: Int, detail: String) {
+        guard enabled, total > 0 else { return }
+        let width = 30
+        let filled = width * done / total
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        print("\r\(label) [\(bar)] \(done)/\(total) \(detail)", terminator: "")
+        fflush(nil)  // all output streams: stdout is a C global Swift 6 treats as unsafe
+    }
+
+    func clear() {
+        guard enabled else { return }
+        print("\r\u{1B}[2K", terminator: "")
+    }
+}
+
+func formatNumber(_ value: Double, digits: Int) -> String { String(format: "%.\(digits)f", value) }
