@@ -45,6 +45,13 @@ let package = Package(
             ]
         ),
 
+        // A complete MNIST trainer on the public API.
+        .executableTarget(
+            name: "MNISTTrainer",
+            dependencies: ["Kiln", "KilnNN", "KilnOptim", "KilnData"],
+            path: "Examples/MNISTTrainer"
+        ),
+
         .testTarget(name: "KilnComputeTests", dependencies: ["KilnCompute"]),
         .testTarget(name: "KilnTests", dependencies: ["Kiln"]),
         .testTarget(name: "KilnNNTests", dependencies: ["KilnNN"]),

@@ -1,4 +1,16 @@
 import CBLAS
+import Dispatch
+
+/// Products below this many FLOPs run on one thread: splitting costs more than it saves.
+let gemmSplitThreshold = 1 << 22
+
+/// One single-threaded `cblas_sgemm` on an `m`×`n` block of `p`'s output.
+@inline(__always)
+private func sgemm(_ p: GemmProblem, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
+                   _ c: UnsafeMutablePointer<Float>, m: Int, n: Int) {
+    cblas_sgemm(CblasRowMajor, p.transA ? CblasTrans : CblasNoTrans, p.transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(p.k), p.alpha, a, Int32(p.lda), b, Int32(p.ldb), p.beta, c, Int32(p.ldc))
+}
 
 /// The CPU backend: OpenBLAS for matrix products, plain Swift loops for everything else.
 package struct CPUBackend: Backend {
@@ -32,13 +44,37 @@ package struct CPUBackend: Backend {
 
     package func gemm(_ p: GemmProblem) {
         precondition(p.m < Int32.max && p.n < Int32.max && p.k < Int32.max, "gemm: dimension exceeds Int32")
+        // NOTE: OpenBLAS runs single-threaded (see `setThreadCount`); Kiln splits each product
+        // over its own threads by output rows or columns. OpenBLAS's pool busy-waits between
+        // calls and fights the Swift kernels for the cores; tall-skinny shapes also split badly.
+        _ = configureOpenBLAS
+        let threads = openBLASThreads == nil ? threadCount() : 1
+        let flops = 2 * p.m * p.n * p.k
         for i in 0..<p.batch {
-            cblas_sgemm(CblasRowMajor,
-                        p.transA ? CblasTrans : CblasNoTrans, p.transB ? CblasTrans : CblasNoTrans,
-                        Int32(p.m), Int32(p.n), Int32(p.k), p.alpha,
-                        p.a.pointer + p.aOffset + i * p.aBatchStride, Int32(p.lda),
-                        p.b.pointer + p.bOffset + i * p.bBatchStride, Int32(p.ldb), p.beta,
-                        p.c.pointer + p.cOffset + i * p.cBatchStride, Int32(p.ldc))
+            let a = p.a.pointer + p.aOffset + i * p.aBatchStride
+            let b = p.b.pointer + p.bOffset + i * p.bBatchStride
+            let c = p.c.pointer + p.cOffset + i * p.cBatchStride
+            if threads <= 1 || flops < gemmSplitThreshold || max(p.m, p.n) < 2 * threads {
+                sgemm(p, a, b, c, m: p.m, n: p.n)
+                continue
+            }
+            let splitRows = p.m >= p.n
+            let extent = splitRows ? p.m : p.n
+            // Chunks aligned to 16 rows/columns keep OpenBLAS's kernels on full panels.
+            let chunks = min(threads, extent / 16 == 0 ? threads : extent / 16)
+            let shared = UncheckedSendable((a, b, c))
+            DispatchQueue.concurrentPerform(iterations: chunks) { t in
+                let (a, b, c) = shared.value
+                let lo = (extent * t / chunks) & ~15, hi = t == chunks - 1 ? extent : (extent * (t + 1) / chunks) & ~15
+                guard lo < hi else { return }
+                if splitRows {
+                    let aRow = a + (p.transA ? lo : lo * p.lda)
+                    sgemm(p, aRow, b, c + lo * p.ldc, m: hi - lo, n: p.n)
+                } else {
+                    let bCol = b + (p.transB ? lo * p.ldb : lo)
+                    sgemm(p, a, bCol, c + lo, m: p.m, n: hi - lo)
+                }
+            }
         }
     }
 

@@ -1,17 +1,28 @@
 import CBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import Synchronization
 
-private let configuredThreads = Atomic<Int>(1)
+private let configuredThreads = Atomic<Int>(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
-/// Sets how many threads Kiln's compute uses: OpenBLAS's pool and the Swift kernels' split.
+/// Sets how many threads Kiln's compute uses: the Swift kernels' split and the split of each
+/// matrix product.
 public func setThreadCount(_ n: Int) {
     precondition(n >= 1, "setThreadCount: need at least 1 thread, got \(n)")
     configuredThreads.store(n, ordering: .relaxed)
-    openblas_set_num_threads(Int32(n))
+    openblas_set_num_threads(Int32(openBLASThreads ?? 1))
 }
 
-/// How many threads Kiln's compute uses (see `setThreadCount(_:)`).
+/// OpenBLAS's own thread count when the environment sets `KILN_OPENBLAS_THREADS`; then OpenBLAS
+/// splits each product itself. Otherwise (nil) OpenBLAS runs on one thread and Kiln splits.
+package let openBLASThreads: Int? = getenv("KILN_OPENBLAS_THREADS").flatMap { Int(String(cString: $0)) }
+
+/// Runs once before the first matrix product: OpenBLAS starts with a thread per core.
+package let configureOpenBLAS: Void = openblas_set_num_threads(Int32(openBLASThreads ?? 1))
+
+/// How many threads Kiln's compute uses (see `setThreadCount(_:)`); by default one per CPU.
 public func threadCount() -> Int { configuredThreads.load(ordering: .relaxed) }
 
 /// The name of the kernel set OpenBLAS picked for this CPU (for example `Cooperlake`).

@@ -28,6 +28,7 @@ package final class BufferCache: Sendable {
     // Addresses (as integers, which are Sendable) of free buffers, by capacity.
     private let free = Mutex<[Int: [UInt]]>([:])
     private let held = Atomic<Int>(0)
+    private let allocations = Atomic<Int>(0)
 
     package static func bucket(_ count: Int) -> Int { max(16, (count + 15) & ~15) }
 
@@ -36,6 +37,7 @@ package final class BufferCache: Sendable {
             held.subtract(capacity, ordering: .relaxed)
             return UnsafeMutablePointer(bitPattern: address)!
         }
+        allocations.add(1, ordering: .relaxed)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
         return raw.bindMemory(to: Float.self, capacity: capacity)
     }
@@ -47,6 +49,9 @@ package final class BufferCache: Sendable {
 
     /// Elements held in the cache, ready for reuse.
     package var cachedElements: Int { held.load(ordering: .relaxed) }
+
+    /// Buffers allocated from the system so far (a cache miss each); constant in a steady loop.
+    package var systemAllocations: Int { allocations.load(ordering: .relaxed) }
 
     /// Returns every cached buffer to the system.
     package func trim() {

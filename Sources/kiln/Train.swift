@@ -71,6 +71,7 @@ struct Train: ParsableCommand {
                                           print(String(format: "epoch %2d  train loss %.4f  test loss %.4f  test acc %6.2f%%  %8.0f samples/s  %6.1fs",
                                                        r.epoch, r.trainLoss, r.testLoss, r.testAccuracy * 100,
                                                        r.samplesPerSecond, r.elapsed))
+                                          fflush(nil)
                                       })
         if let report {
             let json = trainingReport(model: model.rawValue, config: config, reports: reports)
