@@ -72,21 +72,28 @@ extension Tensor {
         precondition(seed.shape == shape, "backward: gradient shape \(seed.shape) differs from \(shape)")
         noGrad {
             let order = Tensor.topologicalOrder(root)
-            root.grad = root.grad.map { $0 + seed } ?? seed
+            // A leaf root keeps its own copy, as below: the caller may reuse `gradient`.
+            root.grad = root.grad.map { $0 + seed } ?? (root.isLeaf ? seed.copied() : seed)
             for node in order.reversed() {
                 if node.isLeaf { continue }
                 guard let g = node.grad, let pullback = node.pullback else { continue }
                 node.grad = nil
                 node.pullback = nil
-                let grads = pullback(g)
+                var grads = pullback(g)
                 precondition(grads.count == node.inputs.count, "pullback returned \(grads.count) gradients for \(node.inputs.count) inputs")
-                for (input, gi) in zip(node.inputs, grads) {
-                    guard let input, let gi else { continue }
+                for i in grads.indices {
+                    guard let input = node.inputs[i], var gi = grads[i] else { continue }
+                    grads[i] = nil  // so that `gi` may hold the only reference to its storage
                     if let existing = input.grad {
                         input.grad = existing + gi
+                    } else if input.isLeaf && !(gi.isContiguous && gi.layout.offset == 0
+                                                  && isKnownUniquelyReferenced(&gi.storage)) {
+                        // A leaf keeps a buffer of its own: gradients of several inputs may share
+                        // storage (`a + b` passes one gradient to both), and optimizers and
+                        // clipping change `grad` in place.
+                        input.grad = gi.copied()
                     } else {
-                        // A leaf keeps its own copy: gradients of several inputs may share storage.
-                        input.grad = input.isLeaf ? gi.copied() : gi
+                        input.grad = gi
                     }
                 }
             }
