@@ -28,7 +28,10 @@ extension Tensor: CustomStringConvertible, CustomDebugStringConvertible {
         if v.isInfinite { return v < 0 ? "-inf" : "inf" }
         if v == v.rounded(.towardZero) && Swift.abs(v) < 1e7 { return "\(Int(v))." }
         let s = "\(v)"
-        return s.count > 10 ? String(s.prefix(10)) : s
+        if s.count <= 10 { return s }
+        // Shorten the digits, never the exponent ("1.2345678e-05" → "1.2345e-05").
+        guard let e = s.firstIndex(of: "e") else { return String(s.prefix(10)) }
+        return String(s[..<e].prefix(Swift.max(3, 10 - s[e...].count))) + s[e...]
     }
 }
 

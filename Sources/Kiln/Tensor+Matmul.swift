@@ -6,8 +6,14 @@ extension Tensor {
         let r = rank
         let rows = shape[r - 2], cols = shape[r - 1]
         let rs = strides[r - 2], cs = strides[r - 1]
-        if cs == 1 || cols == 1 { return (false, Swift.max(rs, cols, 1)) }
-        if rs == 1 || rows == 1 { return (true, Swift.max(cs, rows, 1)) }
+        // Row-major: unit column stride and rows at least a row apart (a broadcast row, stride 0,
+        // is not a matrix BLAS can read); transposed likewise with the roles swapped.
+        if (cs == 1 || cols == 1) && (rows == 1 || rs >= Swift.max(cols, 1)) {
+            return (false, rows == 1 ? Swift.max(cols, 1) : rs)
+        }
+        if (rs == 1 || rows == 1) && (cols == 1 || cs >= Swift.max(rows, 1)) {
+            return (true, cols == 1 ? Swift.max(rows, 1) : cs)
+        }
         return nil
     }
 
@@ -38,6 +44,10 @@ extension Tensor {
         var a = self.detached(), b = other.detached()
         if a.blasOperand == nil || a.batchStride(batchShape) == nil { a = a.copied() }
         if b.blasOperand == nil || b.batchStride(batchShape) == nil { b = b.copied() }
+        // A size-1 batch axis broadcast against a larger one before it ([2, 1, m, k] with batch
+        // [2, 3]) has no single batch stride even when dense: materialise the broadcast.
+        if a.batchStride(batchShape) == nil { a = a.expanded(to: batchShape + [m, k]).copied() }
+        if b.batchStride(batchShape) == nil { b = b.expanded(to: batchShape + [k, n]).copied() }
         let opA = a.blasOperand!, opB = b.blasOperand!
         let batch = batchShape.reduce(1, *)
         let out = empty(batchShape + [m, n])

@@ -6,7 +6,10 @@ extension CPUBackend {
         case .max: -.infinity
         case .min: .infinity
         }
-        fill(out, value: identity)
+        // Fill each output element once (not once per input element, from several threads).
+        var dense = out.layout
+        for i in dense.shape.indices where dense.strides[i] == 0 { dense.shape[i] = 1 }
+        fill(StridedView(out.storage, dense), value: identity)
         let src = x.base, dst = out.base
         // Rows may write the same output element: run serially.
         forEachRow(shape: x.layout.shape, out.layout.strides, out.layout.offset,

@@ -71,13 +71,13 @@ package func rowSum(_ p: UnsafePointer<Float>, _ n: Int, stride: Int) -> Float {
     return s
 }
 
-/// Largest of `n` elements at `stride`.
+/// Largest of `n` elements at `stride`; NaN if any is NaN (as `max` in PyTorch).
 @inline(__always)
 package func rowMax(_ p: UnsafePointer<Float>, _ n: Int, stride: Int) -> Float {
     var m = -Float.infinity
     for i in 0..<n {
         let v = p[i * stride]
-        m = v > m ? v : m
+        m = v > m || v.isNaN ? v : m
     }
     return m
 }

@@ -10,7 +10,9 @@ public func mseLoss(_ prediction: Tensor, _ target: Tensor) -> Tensor {
 /// `max(x, 0) − x·t + log(1 + e^(−|x|))`.
 public func binaryCrossEntropyWithLogits(_ logits: Tensor, _ targets: Tensor) -> Tensor {
     precondition(logits.shape == targets.shape, "binaryCrossEntropyWithLogits: shapes \(logits.shape) and \(targets.shape) differ")
-    return (logits.relu() - logits * targets + ((-logits.abs()).exp() + 1).log()).mean()
+    // NOTE: `maximum` (not `relu`) so that at x = 0, where the kinks of max and |x| meet, the
+    // gradient is σ(0) − t = 0.5 − t: `maximum` splits a tie evenly, `abs` gives 0 there.
+    return (maximum(logits, Tensor(scalar: 0)) - logits * targets + ((-logits.abs()).exp() + 1).log()).mean()
 }
 
 /// Mean cross-entropy of `logits` `[n, classes]` against integer `labels` (fused log-softmax + NLL).

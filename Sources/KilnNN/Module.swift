@@ -54,10 +54,18 @@ open class Module {
     }
 
     /// Every parameter of this module and its sub-modules, with dotted names, in definition order.
+    /// A parameter shared by several modules (tied weights) is listed once, under its first name
+    /// (as PyTorch's `named_parameters()`), so that an optimizer updates it once per step.
     public func namedParameters() -> [(String, Parameter)] {
+        var seen = Set<ObjectIdentifier>()
+        return namedParametersWithDuplicates().filter { seen.insert(ObjectIdentifier($0.1)).inserted }
+    }
+
+    /// Every parameter under every name it has, as in PyTorch's `state_dict`.
+    private func namedParametersWithDuplicates() -> [(String, Parameter)] {
         var result = ownParameters
         for (name, child) in children {
-            result += child.namedParameters().map { ("\(name).\($0.0)", $0.1) }
+            result += child.namedParametersWithDuplicates().map { ("\(name).\($0.0)", $0.1) }
         }
         return result
     }
@@ -89,7 +97,7 @@ open class Module {
 
     /// Parameters and buffers under their `state_dict` names.
     public func stateDict() -> [(String, Tensor)] {
-        var result = namedParameters().map { ($0.0, $0.1.value.detached()) }
+        var result = namedParametersWithDuplicates().map { ($0.0, $0.1.value.detached()) }
         for (prefix, m) in namedModules() {
             result += m.ownBuffers.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
         }
