@@ -31,7 +31,7 @@ let package = Package(
         // Module, layers, losses, initializers.
         .target(name: "KilnNN", dependencies: ["Kiln"]),
         // Optimizers, learning-rate schedules, gradient clipping.
-        .target(name: "KilnOptim", dependencies: ["Kiln"]),
+        .target(name: "KilnOptim", dependencies: ["Kiln", "KilnCompute"]),
         // Dataset readers, batching, shuffling, background prefetch.
         .target(name: "KilnData", dependencies: ["Kiln"]),
         // The reference workloads of the benchmarks, with their trainers.
@@ -57,6 +57,7 @@ let package = Package(
         .testTarget(name: "KilnNNTests", dependencies: ["KilnNN"]),
         .testTarget(name: "KilnOptimTests", dependencies: ["KilnOptim", "KilnNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnDataTests", dependencies: ["KilnData"]),
+        .testTarget(name: "KilnCLITests", dependencies: ["kiln"]),
         .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

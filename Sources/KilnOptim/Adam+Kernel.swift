@@ -1,4 +1,5 @@
 import Kiln
+import KilnCompute
 
 /// One step of Adam or AdamW over a parameter list: the shared body of both optimizers.
 struct AdamRule {
@@ -79,10 +80,14 @@ func adamUpdate(
     maxExpAvgSq: UnsafeMutablePointer<Float>?, _ scalars: AdamScalars
 ) {
     // Two specialisations, so that no store in the loop is conditional and it vectorizes.
-    if let maxExpAvgSq {
-        adamLoop(count, value, grad, expAvg, expAvgSq, maxExpAvgSq, scalars, amsgrad: true)
-    } else {
-        adamLoop(count, value, grad, expAvg, expAvgSq, expAvgSq, scalars, amsgrad: false)
+    // Large parameters are split across threads: each chunk touches only its own elements.
+    parallelChunks(count, work: count * 4) { r in
+        let o = r.lowerBound
+        if let maxExpAvgSq {
+            adamLoop(r.count, value + o, grad + o, expAvg + o, expAvgSq + o, maxExpAvgSq + o, scalars, amsgrad: true)
+        } else {
+            adamLoop(r.count, value + o, grad + o, expAvg + o, expAvgSq + o, expAvgSq + o, scalars, amsgrad: false)
+        }
     }
 }
 
