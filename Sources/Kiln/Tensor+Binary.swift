@@ -34,18 +34,21 @@ extension Tensor {
         return sum(axes: axes, keepDims: true).reshaped(target)
     }
 
+    /// Element-wise sum, broadcasting both operands.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         a.binary(.add, b).recordedReplacing(from: [a, b]) { [a = a.shape, b = b.shape] g in
             [g.sumTo(a), g.sumTo(b)]
         }
     }
 
+    /// Element-wise difference, broadcasting both operands.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         a.binary(.sub, b).recordedReplacing(from: [a, b]) { [a = a.shape, b = b.shape] g in
             [g.sumTo(a), (-g).sumTo(b)]
         }
     }
 
+    /// Element-wise product, broadcasting both operands.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         let x = a.detached(), y = b.detached()
         return a.binary(.mul, b).recordedReplacing(from: [a, b]) { g in
@@ -53,6 +56,7 @@ extension Tensor {
         }
     }
 
+    /// Element-wise quotient, broadcasting both operands.
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let x = a.detached(), y = b.detached()
         return a.binary(.div, b).recordedReplacing(from: [a, b]) { g in
@@ -61,20 +65,31 @@ extension Tensor {
         }
     }
 
+    /// Adds a constant to every element.
     public static func + (a: Tensor, s: Float) -> Tensor { a.scalarOp(.add, s, scalarFirst: false).recordedReplacing(from: [a]) { [$0] } }
+    /// Adds a constant to every element.
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
+    /// Subtracts a constant from every element.
     public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
+    /// A constant minus each element.
     public static func - (s: Float, a: Tensor) -> Tensor { a.scalarOp(.sub, s, scalarFirst: true).recordedReplacing(from: [a]) { [-$0] } }
+    /// Multiplies every element by a constant.
     public static func * (a: Tensor, s: Float) -> Tensor { a.scalarOp(.mul, s, scalarFirst: false).recordedReplacing(from: [a]) { [$0 * s] } }
+    /// Multiplies every element by a constant.
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
+    /// Divides every element by a constant.
     public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
+    /// A constant divided by each element.
     public static func / (s: Float, a: Tensor) -> Tensor {
         let x = a.detached()
         return a.scalarOp(.div, s, scalarFirst: true).recordedReplacing(from: [a]) { g in [-(g * s) / (x * x)] }
     }
 
+    /// `a = a + b` (a new tensor; `a`'s old storage is not written).
     public static func += (a: inout Tensor, b: Tensor) { a = a + b }
+    /// `a = a - b` (a new tensor; `a`'s old storage is not written).
     public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
+    /// `a = a * b` (a new tensor; `a`'s old storage is not written).
     public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
 }
 

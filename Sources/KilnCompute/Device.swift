@@ -5,6 +5,7 @@ public enum Device: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// The CUDA device with the given ordinal.
     case cuda(Int)
 
+    /// `cpu` or `cuda:N`.
     public var description: String {
         switch self {
         case .cpu: "cpu"

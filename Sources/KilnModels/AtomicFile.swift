@@ -8,6 +8,7 @@ public struct FileWriteError: Error, CustomStringConvertible {
     public let path: String
     /// What failed, with the system's reason.
     public let reason: String
+    /// The path and the reason.
     public var description: String { "can't write \(path): \(reason)" }
 }
 

@@ -16,6 +16,7 @@ public final class Linear: Module, Layer {
         super.init()
     }
 
+    /// Applies the layer to `input`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         linear(input, weight: weight.value, bias: bias?.value)
     }
@@ -25,6 +26,7 @@ public final class Linear: Module, Layer {
 public final class ReLU: Module, Layer {
     /// A ReLU activation.
     public override init() { super.init() }
+    /// Applies the layer to `input`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.relu() }
 }
 
@@ -34,6 +36,7 @@ public final class GELU: Module, Layer {
     public let approximate: Bool
     /// A GELU activation.
     public init(approximate: Bool = false) { self.approximate = approximate; super.init() }
+    /// Applies the layer to `input`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.gelu(approximate: approximate) }
 }
 
@@ -41,6 +44,7 @@ public final class GELU: Module, Layer {
 public final class Tanh: Module, Layer {
     /// A tanh activation.
     public override init() { super.init() }
+    /// Applies the layer to `input`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.tanh() }
 }
 
@@ -48,6 +52,7 @@ public final class Tanh: Module, Layer {
 public final class Sigmoid: Module, Layer {
     /// A sigmoid activation.
     public override init() { super.init() }
+    /// Applies the layer to `input`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.sigmoid() }
 }
 
@@ -66,6 +71,7 @@ public final class Dropout: Module, Layer {
         super.init()
     }
 
+    /// Applies the layer to `input`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         isTraining ? input.dropout(p: p, generator: generator) : input
     }
@@ -75,6 +81,7 @@ public final class Dropout: Module, Layer {
 public final class Flatten: Module, Layer {
     /// A flatten layer.
     public override init() { super.init() }
+    /// Applies the layer to `input`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.flattened(startAxis: 1) }
 }
 
@@ -88,10 +95,12 @@ public final class Sequential: Module, Layer {
     /// A sequence of layers from an array.
     public init(layers: [any Layer]) { self.layers = layers; super.init() }
 
+    /// The layers, named by position.
     public override var children: [(String, Module)] {
         layers.enumerated().map { ("\($0.offset)", $0.element) }
     }
 
+    /// Applies the layer to `input`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         layers.reduce(input) { x, layer in layer(x) }
     }

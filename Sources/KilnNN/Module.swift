@@ -138,6 +138,7 @@ public enum StateDictError: Error, Equatable, CustomStringConvertible {
     /// A tensor's shape differs.
     case shapeMismatch(String, expected: [Int], found: [Int])
 
+    /// A message naming the tensor and what was wrong.
     public var description: String {
         switch self {
         case .missing(let n): "state dict has no tensor '\(n)'"
