@@ -54,7 +54,7 @@ let package = Package(
 
         .testTarget(name: "KilnComputeTests", dependencies: ["KilnCompute"]),
         .testTarget(name: "KilnTests", dependencies: ["Kiln"]),
-        .testTarget(name: "KilnNNTests", dependencies: ["KilnNN"]),
+        .testTarget(name: "KilnNNTests", dependencies: ["KilnNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnOptimTests", dependencies: ["KilnOptim", "KilnNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnDataTests", dependencies: ["KilnData"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln"]),
