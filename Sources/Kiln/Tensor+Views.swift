@@ -68,6 +68,27 @@ extension Tensor {
         Tensor(storage: storage, layout: layout.narrowed(axis: axis, start: start, length: length))
     }
 
+    /// Every `step`-th element along `axis` from `start` (a view; `x[:, :, ::2]` in NumPy terms).
+    public func strided(axis: Int, start: Int = 0, step: Int) -> Tensor {
+        precondition(step >= 1, "strided: step must be positive, got \(step)")
+        let axis = normalizedAxis(axis)
+        precondition(start >= 0 && start <= shape[axis], "strided: start \(start) out of range for axis of size \(shape[axis])")
+        var l = layout
+        l.offset += start * l.strides[axis]
+        l.shape[axis] = (shape[axis] - start + step - 1) / step
+        l.strides[axis] *= step
+        let inputShape = shape
+        return withLayout(l) { g in
+            let full = Tensor.zeros(inputShape, device: g.device)
+            var target = full.layout
+            target.offset += start * target.strides[axis]
+            target.shape[axis] = g.shape[axis]
+            target.strides[axis] *= step
+            Tensor(storage: full.storage, layout: target).assign(g)
+            return full
+        }
+    }
+
     /// Rows `range` along the first axis.
     public subscript(range: Range<Int>) -> Tensor {
         narrowed(axis: 0, start: range.lowerBound, length: range.count)

@@ -33,20 +33,28 @@ public final class ClassifierTrainer {
     public let seed: UInt64
     /// How batches are shaped: flat rows for MLPs, `[n, c, h, w]` for convolutions.
     public let layout: BatchLayout
+    /// The learning rate per step (counted from 0 over the whole run), or nil for a constant rate.
+    public let schedule: (any LRSchedule)?
+    /// Training steps taken so far.
+    public private(set) var stepCount = 0
 
     /// A trainer for `model` with `optimizer`.
-    public init(model: any Layer, optimizer: any Optimizer, batchSize: Int, seed: UInt64, layout: BatchLayout = .flat) {
+    public init(model: any Layer, optimizer: any Optimizer, batchSize: Int, seed: UInt64, layout: BatchLayout = .flat,
+                schedule: (any LRSchedule)? = nil) {
         precondition(batchSize > 0, "ClassifierTrainer: batch size must be positive, got \(batchSize)")
         self.model = model
         self.optimizer = optimizer
         self.batchSize = batchSize
         self.seed = seed
         self.layout = layout
+        self.schedule = schedule
     }
 
     /// One training step on `batch`; returns the loss before the update.
     @discardableResult
     public func step(_ batch: Batch) -> Float {
+        if let schedule { optimizer.learningRate = schedule.learningRate(at: stepCount) }
+        stepCount += 1
         optimizer.zeroGrad()
         let loss = crossEntropy(model(batch.inputs), labels: batch.labels)
         loss.backward()
