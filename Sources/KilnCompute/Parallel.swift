@@ -28,6 +28,9 @@ public func threadCount() -> Int { configuredThreads.load(ordering: .relaxed) }
 /// The name of the kernel set OpenBLAS picked for this CPU (for example `Cooperlake`).
 public func openBLASCoreName() -> String { String(cString: openblas_get_corename()) }
 
+/// OpenBLAS's build description (version, target, threading).
+public func openBLASConfig() -> String { String(cString: openblas_get_config()) }
+
 /// OpenBLAS's own thread count.
 public func openBLASThreadCount() -> Int { Int(openblas_get_num_threads()) }
 

@@ -20,7 +20,9 @@ struct Info: ParsableCommand {
         print("Swift: 6.x")
         #endif
         print("CPUs online: \(Machine.cpuCount)")
-        print("OpenBLAS core: \(openBLASCoreName()), threads: \(openBLASThreadCount())")
+        print("OpenBLAS: \(openBLASConfig())")
+        print("OpenBLAS core: \(openBLASCoreName()), threads: \(openBLASThreadCount())"
+              + (openBLASThreadCount() == 1 ? " (Kiln splits matrix products across its own threads)" : ""))
         print("Kiln threads: \(threadCount())")
         if !quick {
             let peak = Machine.measureSGEMMPeak()
