@@ -10,7 +10,7 @@ tests never need PyTorch):
 
 - optimizers.json: two parameters (shapes [3, 4] and [4]) and a fixed sequence of gradients,
   fed for several steps to each optimizer configuration (torch.optim.SGD, Adam, AdamW,
-  RMSprop with `foreach=False`, i.e. the single-tensor reference path). For every case it
+  RMSprop, Adadelta with `foreach=False`, i.e. the single-tensor reference path). For every case it
   records the parameters after every step and the optimizer state after the last step.
 - schedules.json: the learning rate an optimizer sees at each step under StepLR,
   CosineAnnealingLR and linear warm-up (LinearLR / LambdaLR, alone or chained into a cosine
@@ -77,6 +77,10 @@ CASES = [
                                                  "momentum": 0.5, "centered": True,
                                                  "weightDecay": 0.05}, [], None),
     ("rmsprop_momentum", "rmsprop", {"lr": 0.005, "momentum": 0.9}, [], None),
+    ("adadelta", "adadelta", {"lr": 1.0}, [], None),
+    # Skips give the two parameters different step counts.
+    ("adadelta_wd_skip", "adadelta", {"lr": 1.0, "weightDecay": 0.1}, [(1, 0), (3, 1)], None),
+    ("adadelta_lr_rho", "adadelta", {"lr": 0.5, "rho": 0.95}, [], None),
 ]
 
 
@@ -99,11 +103,15 @@ def make_optimizer(kind, params, h):
                                    weight_decay=g.get("weightDecay", 0.0),
                                    momentum=g.get("momentum", 0.0),
                                    centered=g.get("centered", False), foreach=False)
+    if kind == "adadelta":
+        return torch.optim.Adadelta(params, lr=g["lr"], rho=g.get("rho", f32(0.9)),
+                                    eps=g.get("eps", f32(1e-6)),
+                                    weight_decay=g.get("weightDecay", 0.0), foreach=False)
     raise ValueError(kind)
 
 
 STATE_NAMES = ["momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq",
-               "square_avg", "grad_avg"]
+               "square_avg", "grad_avg", "acc_delta"]
 
 
 def run_case(initial, grads, name, kind, hyper, skips, lrs):

@@ -96,6 +96,44 @@ struct FusedVersusComposedTests {
                     momentum: mu, centered: true)
         }, p, "RMSprop")
     }
+
+    @Test("Adadelta with weight decay")
+    func adadelta() {
+        let (lr, rho, eps, wd): (Float, Float, Float, Float) = (0.5, 0.95, 1e-6, 0.01)
+        var p = initial
+        var s = Tensor.zeros([Self.count]), a = s
+        for grad in grads {
+            let g = grad + p * wd
+            s = s * rho + g * g * (1 - rho)
+            let delta = (a + eps).sqrt() / (s + eps).sqrt() * g
+            a = a * rho + delta * delta * (1 - rho)
+            p = p - delta * lr
+        }
+        expectAgree(fused { Adadelta([$0], learningRate: lr, rho: rho, epsilon: eps, weightDecay: wd) },
+                    p, "Adadelta")
+    }
+
+    @Test("Adadelta splits a large parameter across threads without changing the result")
+    func adadeltaLarge() {
+        // 300 000 elements: above the threshold where the update runs in chunks on several threads.
+        let count = 300_000
+        let values = wave(count, seed: 0.9, scale: 2)
+        let parameter = Parameter(Tensor(values, shape: [count]))
+        let optimizer = Adadelta([parameter], learningRate: 1, weightDecay: 0.1)
+        var p = Tensor(values, shape: [count])
+        var s = Tensor.zeros([count]), a = s
+        for step in 0..<2 {
+            let grad = Tensor(wave(count, seed: 2.1 + Double(step)), shape: [count])
+            parameter.grad = grad
+            optimizer.step()
+            let g = grad + p * 0.1
+            s = s * 0.9 + g * g * Float(1 - 0.9)
+            let delta = (a + 1e-6).sqrt() / (s + 1e-6).sqrt() * g
+            a = a * 0.9 + delta * delta * Float(1 - 0.9)
+            p = p - delta
+        }
+        expectAgree(parameter.value.scalars, p, "Adadelta, 300 000 elements")
+    }
 }
 
 /// `base` to a whole power, by repeated multiplication.

@@ -111,4 +111,22 @@ struct HandComputedTests {
         expectClose(centered[0], [1 - 0.01 * b1], "centered step 1")
         expectClose(centered[1], [1 - 0.01 * b1 - 0.01 * b2], "centered step 2")
     }
+
+    @Test("Adadelta: two steps from zero averages, with weight decay")
+    func adadelta() {
+        // ρ = 0.5, ε = 0.01, learning rate 2, weight decay 0.25, p = 2.
+        // Step 1: g = 1 + 0.25·2 = 1.5;  s = 0.5·1.5² = 1.125;  Δ = √0.01 / √1.135 · 1.5;
+        //         a = 0.5·Δ²;  p = 2 − 2·Δ.
+        // Step 2: g = −1 + 0.25·p;  s = 0.5·s + 0.5·g²;  Δ = √(a + 0.01) / √(s + 0.01) · g; …
+        let after = run([2], grads: [[1], [-1]]) {
+            Adadelta($0, learningRate: 2, rho: 0.5, epsilon: 0.01, weightDecay: 0.25)
+        }
+        let g1 = 1.5, s1 = 0.5 * g1 * g1
+        let d1 = (0.01).squareRoot() / (s1 + 0.01).squareRoot() * g1
+        let a1 = 0.5 * d1 * d1, p1 = 2 - 2 * d1
+        let g2 = -1 + 0.25 * p1, s2 = 0.5 * s1 + 0.5 * g2 * g2
+        let d2 = (a1 + 0.01).squareRoot() / (s2 + 0.01).squareRoot() * g2
+        expectClose(after[0], [p1], "step 1")
+        expectClose(after[1], [p1 - 2 * d2], "step 2")
+    }
 }

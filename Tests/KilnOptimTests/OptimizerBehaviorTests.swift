@@ -18,6 +18,9 @@ struct OptimizerBehaviorTests {
         let rmsprop = RMSprop([])
         #expect(rmsprop.learningRate == 1e-2 && rmsprop.alpha == 0.99 && rmsprop.epsilon == 1e-8)
         #expect(rmsprop.weightDecay == 0 && rmsprop.momentum == 0 && !rmsprop.centered)
+        let adadelta = Adadelta([])
+        #expect(adadelta.learningRate == 1 && adadelta.rho == 0.9 && adadelta.epsilon == 1e-6)
+        #expect(adadelta.weightDecay == 0)
     }
 
     @Test("zeroGrad clears every gradient; stepCount counts calls to step")
@@ -52,7 +55,7 @@ struct OptimizerBehaviorTests {
     }
 
     @Test("a parameter without a gradient is skipped, value and state", arguments: [
-        "sgd", "adam", "adamw", "rmsprop",
+        "sgd", "adam", "adamw", "rmsprop", "adadelta",
     ])
     func skipsNilGradients(_ kind: String) {
         let a = Parameter(Tensor([1, 2], shape: [2])), b = Parameter(Tensor([3, 4], shape: [2]))
@@ -60,6 +63,7 @@ struct OptimizerBehaviorTests {
         case "sgd": SGD([a, b], learningRate: 0.1, momentum: 0.9, weightDecay: 0.1)
         case "adam": Adam([a, b], weightDecay: 0.1)
         case "adamw": AdamW([a, b], weightDecay: 0.1)
+        case "adadelta": Adadelta([a, b], weightDecay: 0.1)
         default: RMSprop([a, b], weightDecay: 0.1, momentum: 0.5, centered: true)
         }
         a.grad = Tensor([1, 1], shape: [2])
@@ -87,7 +91,7 @@ struct OptimizerBehaviorTests {
         let parameter = Parameter(Tensor.zeros([0, 3]))
         let optimizers: [any Optimizer] = [
             SGD([parameter], momentum: 0.9), Adam([parameter], amsgrad: true), AdamW([parameter]),
-            RMSprop([parameter], momentum: 0.9, centered: true),
+            RMSprop([parameter], momentum: 0.9, centered: true), Adadelta([parameter]),
         ]
         for optimizer in optimizers {
             parameter.grad = Tensor.zeros([0, 3])

@@ -16,6 +16,7 @@ struct OptimizerFixture: Decodable {
         var amsgrad: Bool?
         var alpha: Double?
         var centered: Bool?
+        var rho: Double?
     }
 
     struct Case: Decodable, CustomTestStringConvertible {
@@ -63,6 +64,9 @@ func makeOptimizer(_ c: OptimizerFixture.Case, _ parameters: [Parameter]) -> any
         return RMSprop(parameters, learningRate: Float(h.lr), alpha: f(h.alpha, 0.99),
                        epsilon: f(h.eps, 1e-8), weightDecay: f(h.weightDecay, 0),
                        momentum: f(h.momentum, 0), centered: h.centered ?? false)
+    case "adadelta":
+        return Adadelta(parameters, learningRate: Float(h.lr), rho: f(h.rho, 0.9),
+                        epsilon: f(h.eps, 1e-6), weightDecay: f(h.weightDecay, 0))
     default:
         preconditionFailure("unknown optimizer \(c.optimizer) in optimizers.json")
     }
@@ -87,6 +91,9 @@ func stateDictionary(of optimizer: any Optimizer) -> [String: [[Float]?]] {
         entries["square_avg"] = rmsprop.states.map { $0?.squareAvg }
         entries["momentum_buffer"] = rmsprop.states.map { $0?.momentumBuffer }
         entries["grad_avg"] = rmsprop.states.map { $0?.gradAvg }
+    case let adadelta as Adadelta:
+        entries["square_avg"] = adadelta.states.map { $0?.squareAvg }
+        entries["acc_delta"] = adadelta.states.map { $0?.accDelta }
     default:
         Issue.record("no state accessor for \(type(of: optimizer))")
     }
@@ -99,6 +106,7 @@ func stateSteps(of optimizer: any Optimizer) -> [Int?]? {
     case let adam as Adam: adam.states.map { $0?.step }
     case let adamW as AdamW: adamW.states.map { $0?.step }
     case let rmsprop as RMSprop: rmsprop.states.map { $0?.step }
+    case let adadelta as Adadelta: adadelta.states.map { $0?.step }
     default: nil
     }
 }
@@ -108,8 +116,8 @@ struct OptimizerFixtureTests {
     @Test("the fixture covers every optimizer configuration")
     func coversEveryConfiguration() throws {
         let fixture = try loadFixture("optimizers.json", as: OptimizerFixture.self)
-        #expect(Set(fixture.cases.map(\.optimizer)) == ["sgd", "adam", "adamw", "rmsprop"])
-        #expect(fixture.cases.count >= 12)
+        #expect(Set(fixture.cases.map(\.optimizer)) == ["sgd", "adam", "adamw", "rmsprop", "adadelta"])
+        #expect(fixture.cases.count >= 17)
         #expect(fixture.grads.count == 5)
     }
 
