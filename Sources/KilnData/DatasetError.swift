@@ -8,6 +8,10 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `Scripts/fetch-data.sh --only mnist`.
     case missingFile(path: String, fetchCommand: String)
 
+    /// The file does not exist, and no script here can fetch it (no package ships CIFAR-10);
+    /// `instructions` says where to get the file and where to put it.
+    case missingUserSuppliedFile(path: String, instructions: String)
+
     /// The file exists but could not be read (a folder, no permission, an I/O error).
     case unreadableFile(path: String, reason: String)
 
@@ -16,6 +20,11 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// The file is longer than its header says: `expectedBytes` in all, `actualBytes` there.
     case trailingBytes(path: String, expectedBytes: Int, actualBytes: Int)
+
+    /// A file of fixed-size records (the CIFAR-10 binary format) has the wrong length: records of
+    /// `recordBytes` bytes, `expectedRecords` of them (nil when any whole number of records is
+    /// accepted), `actualBytes` in the file.
+    case wrongRecordFileSize(path: String, recordBytes: Int, expectedRecords: Int?, actualBytes: Int)
 
     /// The IDX magic number is not the one for this kind of file. Its last byte is the number of
     /// dimensions, so a file with the wrong dimension count is reported here too.
@@ -43,8 +52,9 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The path of the file the error is about.
     public var path: String {
         switch self {
-        case .missingFile(let path, _), .unreadableFile(let path, _),
+        case .missingFile(let path, _), .missingUserSuppliedFile(let path, _), .unreadableFile(let path, _),
             .truncatedFile(let path, _, _), .trailingBytes(let path, _, _),
+            .wrongRecordFileSize(let path, _, _, _),
             .badMagic(let path, _, _), .dimensionMismatch(let path, _, _, _),
             .countMismatch(let path, _, _, _), .labelOutOfRange(let path, _, _, _),
             .wrongColumnCount(let path, _, _, _),
@@ -59,6 +69,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
         case .missingFile(let path, let fetchCommand):
             return "\(path): file not found; expected the dataset file at this path "
                 + "(fetch it with `\(fetchCommand)`, or point the loader at a folder that has it)"
+        case .missingUserSuppliedFile(let path, let instructions):
+            return "\(path): file not found; \(instructions)"
         case .unreadableFile(let path, let reason):
             return "\(path): cannot read the file: \(reason)"
         case .truncatedFile(let path, let expected, let actual):
@@ -66,6 +78,16 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
         case .trailingBytes(let path, let expected, let actual):
             return "\(path): \(actual - expected) unexpected trailing bytes: the header describes "
                 + "\(expected) bytes, the file has \(actual)"
+        case .wrongRecordFileSize(let path, let recordBytes, let expectedRecords, let actual):
+            let whole = actual / recordBytes, over = actual % recordBytes
+            let found = "\(whole) whole record\(whole == 1 ? "" : "s")" + (over == 0 ? "" : " and \(over) bytes over")
+            guard let records = expectedRecords else {
+                return "\(path): \(actual) bytes, expected a multiple of \(recordBytes) (whole records of "
+                    + "\(recordBytes) bytes), found \(found): the file is truncated or not in this format"
+            }
+            let expected = records * recordBytes
+            return "\(path): \(actual) bytes, expected \(expected) (\(records) records of \(recordBytes) bytes), "
+                + "found \(found): the file is \(actual < expected ? "truncated" : "too long")"
         case .badMagic(let path, let expected, let found):
             return "\(path): bad IDX magic number: expected \(Self.describeMagic(expected)), "
                 + "found \(Self.describeMagic(found))"

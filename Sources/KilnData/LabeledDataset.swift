@@ -4,15 +4,19 @@
 /// MNIST's splits, Fashion-MNIST's and the digits CSV are all `LabeledDataset`s, so one batching
 /// API (`batches(size:shuffle:seed:dropLast:layout:)`, `DataLoader`) serves them all.
 ///
-/// Byte-valued datasets (IDX images) stay as bytes in memory, a quarter of the Float32 size; each
-/// byte becomes its normalised Float32 through a 256-entry table when a batch is gathered, so the
-/// values are exactly `(Float(byte) / 255 - mean) / std` computed once per byte value.
+/// Byte-valued datasets (IDX images, CIFAR-10) stay as bytes in memory, a quarter of the Float32
+/// size; each byte becomes its normalised Float32 through a 256-entry table when a batch is
+/// gathered, so the values are exactly `(Float(byte) / 255 - mean) / std` computed once per byte
+/// value. A dataset normalised per channel (CIFAR-10's RGB planes) has one table per channel.
 public struct LabeledDataset: Sendable {
     /// The features of all samples, row-major `[count, featureCount]`.
     enum Features: Sendable {
         /// Float32 values, used as they are.
         case float([Float])
-        /// Bytes, read through `table` (256 entries): feature value = `table[Int(byte)]`.
+        /// Bytes, read through `table`: one 256-entry table per channel, `table.count / 256`
+        /// channels. A sample's features split into that many equal contiguous parts (the planes
+        /// of a `[C, H, W]` image); feature `j` of part `k` is `table[256 * k + Int(byte)]`. With a
+        /// single table (MNIST) every feature reads `table[Int(byte)]`.
         case bytes([UInt8], table: [Float])
     }
 
@@ -51,7 +55,12 @@ public struct LabeledDataset: Sendable {
         switch features {
         case .float(let values): stored = values.count
         case .bytes(let bytes, let table):
-            precondition(table.count == 256, "LabeledDataset: a byte table needs 256 entries, got \(table.count)")
+            precondition(
+                table.count >= 256 && table.count % 256 == 0,
+                "LabeledDataset: a byte table needs 256 entries per channel, got \(table.count)")
+            precondition(
+                featureCount % (table.count / 256) == 0,
+                "LabeledDataset: \(table.count / 256) byte tables do not split samples of shape \(sampleShape)")
             stored = bytes.count
         }
         precondition(
@@ -140,13 +149,17 @@ public struct LabeledDataset: Sendable {
                 }
             }
         case .bytes(let bytes, let table):
+            let channels = table.count / 256, part = n / channels
             bytes.withUnsafeBufferPointer { src in
                 table.withUnsafeBufferPointer { lut in
                     let base = src.baseAddress!
                     for (r, i) in indices.enumerated() {
-                        let row = base + i * n
-                        let outRow = dst + r * n
-                        for j in 0..<n { outRow[j] = lut[Int(row[j])] }
+                        for k in 0..<channels {
+                            let row = base + i * n + k * part
+                            let outRow = dst + r * n + k * part
+                            let channelTable = lut.baseAddress! + 256 * k
+                            for j in 0..<part { outRow[j] = channelTable[Int(row[j])] }
+                        }
                     }
                 }
             }
