@@ -33,6 +33,8 @@ public final class ClassifierTrainer {
     public let seed: UInt64
     /// How batches are shaped: flat rows for MLPs, `[n, c, h, w]` for convolutions.
     public let layout: BatchLayout
+    /// Random transformations of the training images (on the loader thread), or nil.
+    public let augmentation: Augmentation?
     /// The learning rate per step (counted from 0 over the whole run), or nil for a constant rate.
     public let schedule: (any LRSchedule)?
     /// Training steps taken so far.
@@ -40,13 +42,14 @@ public final class ClassifierTrainer {
 
     /// A trainer for `model` with `optimizer`.
     public init(model: any Layer, optimizer: any Optimizer, batchSize: Int, seed: UInt64, layout: BatchLayout = .flat,
-                schedule: (any LRSchedule)? = nil) {
+                augmentation: Augmentation? = nil, schedule: (any LRSchedule)? = nil) {
         precondition(batchSize > 0, "ClassifierTrainer: batch size must be positive, got \(batchSize)")
         self.model = model
         self.optimizer = optimizer
         self.batchSize = batchSize
         self.seed = seed
         self.layout = layout
+        self.augmentation = augmentation
         self.schedule = schedule
     }
 
@@ -67,7 +70,8 @@ public final class ClassifierTrainer {
     public func trainEpoch(_ data: LabeledDataset, epoch: Int,
                            progress: ((Int, Int, Float) -> Void)? = nil) -> (loss: Float, samples: Int, seconds: Double) {
         model.train()
-        let loader = data.loader(batchSize: batchSize, shuffle: true, seed: seed &+ UInt64(epoch), layout: layout)
+        let loader = data.loader(batchSize: batchSize, shuffle: true, seed: seed &+ UInt64(epoch), layout: layout,
+                                 augmentation: augmentation)
         let total = (data.count + batchSize - 1) / batchSize
         var lossSum = 0.0, steps = 0, samples = 0
         let clock = ContinuousClock()
