@@ -1,3 +1,4 @@
+import Foundation
 import KilnData
 import KilnNN
 import KilnOptim
@@ -5,52 +6,124 @@ import KilnOptim
 /// Kiln's version.
 public let kilnVersion = "0.1.0"
 
+/// The datasets the example trainers read from a data directory.
+public enum DatasetChoice: String, CaseIterable, Sendable {
+    /// MNIST handwritten digits, 1×28×28.
+    case mnist
+    /// Fashion-MNIST clothing images, 1×28×28.
+    case fashionMNIST = "fashion-mnist"
+    /// CIFAR-10 photographs, 3×32×32 (the binary archive's files, supplied by the user).
+    case cifar10
+
+    /// Image channels.
+    public var channels: Int { self == .cifar10 ? 3 : 1 }
+
+    /// Reads the train and test splits from `directory` (as laid out by `Scripts/fetch-data.sh`).
+    public func load(directory: URL) throws -> (train: LabeledDataset, test: LabeledDataset) {
+        switch self {
+        case .mnist:
+            let d = try MNIST(directory: directory, variant: .mnist)
+            return (d.train, d.test)
+        case .fashionMNIST:
+            let d = try MNIST(directory: directory, variant: .fashion)
+            return (d.train, d.test)
+        case .cifar10:
+            let d = try CIFAR10(directory: directory)
+            return (d.train, d.test)
+        }
+    }
+}
+
 /// The example models `kiln train` knows.
 public enum TrainableModel: String, CaseIterable, Sendable {
     /// The `mlp` workload on MNIST.
     case mnistMLP = "mnist-mlp"
     /// The `mlp` workload on Fashion-MNIST.
     case fashionMLP = "fashion-mlp"
+    /// The `cnn` workload on MNIST.
+    case mnistCNN = "mnist-cnn"
+    /// The `cnn` workload on Fashion-MNIST.
+    case fashionCNN = "fashion-cnn"
+    /// The `resnet20` workload (CIFAR-10 by default; `--dataset fashion-mnist` adapts the stem).
+    case resnet20
 
     /// The model's reference training configuration.
     public var recipe: Recipe {
+        let mlpSummary = "784-512-512-10 MLP, ReLU, dropout 0.2"
+        let cnnSummary = "conv 32 · conv 64 · maxpool · dropout · fc 128 · fc 10 (PyTorch's MNIST example)"
         switch self {
-        case .mnistMLP: Recipe(dataset: .mnist, summary: "784-512-512-10 MLP, ReLU, dropout 0.2",
-                               batchSize: 128, learningRate: 1e-3, optimizer: .adam, layout: .flat) { makeMLP(generator: $0) }
-        case .fashionMLP: Recipe(dataset: .fashion, summary: "784-512-512-10 MLP, ReLU, dropout 0.2",
-                                 batchSize: 128, learningRate: 1e-3, optimizer: .adam, layout: .flat) { makeMLP(generator: $0) }
+        case .mnistMLP, .fashionMLP:
+            return Recipe(dataset: self == .mnistMLP ? .mnist : .fashionMNIST, summary: mlpSummary,
+                          batchSize: 128, learningRate: 1e-3, optimizer: .adam, layout: .flat) { g, _ in makeMLP(generator: g) }
+        case .mnistCNN, .fashionCNN:
+            // PyTorch's example: Adadelta lr 1.0 with the rate ×0.7 after every epoch.
+            return Recipe(dataset: self == .mnistCNN ? .mnist : .fashionMNIST, summary: cnnSummary,
+                          batchSize: 64, learningRate: 1.0, optimizer: .adadelta, layout: .shaped,
+                          schedule: { lr, stepsPerEpoch, _ in StepLR(baseLearningRate: lr, stepSize: stepsPerEpoch, gamma: 0.7) }
+            ) { g, d in MNISTConvNet(channels: d.channels, generator: g) }
+        case .resnet20:
+            // SGD with momentum and weight decay, the rate following a cosine over the whole run.
+            return Recipe(dataset: .cifar10, summary: "ResNet-20, option-A shortcuts, 0.27 M parameters",
+                          batchSize: 128, learningRate: 0.1, optimizer: .sgd, weightDecay: 5e-4, layout: .shaped,
+                          augment: true,
+                          schedule: { lr, stepsPerEpoch, epochs in CosineAnnealing(baseLearningRate: lr, tMax: stepsPerEpoch * epochs) }
+            ) { g, d in ResNet20(channels: d.channels, generator: g) }
         }
     }
 }
 
 /// How an example model is built and trained by default.
 public struct Recipe: Sendable {
-    /// The dataset it trains on.
-    public let dataset: MNIST.Variant
+    /// The dataset it trains on unless told otherwise.
+    public var dataset: DatasetChoice
     /// A one-line description of the architecture.
-    public let summary: String
+    public var summary: String
     /// Reference batch size.
-    public let batchSize: Int
+    public var batchSize: Int
     /// Reference learning rate.
-    public let learningRate: Float
+    public var learningRate: Float
     /// Reference optimizer.
-    public let optimizer: OptimizerKind
+    public var optimizer: OptimizerKind
+    /// Weight decay for the optimizer.
+    public var weightDecay: Float
     /// How batches are shaped for the model.
-    public let layout: BatchLayout
-    /// Builds the model, drawing initial weights from the generator.
-    public let build: @Sendable (RandomGenerator) -> any Layer
+    public var layout: BatchLayout
+    /// Random crops (padding 4) and horizontal flips of the training images (CIFAR-10 only).
+    public var augment: Bool
+    /// The learning-rate schedule from (base rate, steps per epoch, epochs), or nil for constant.
+    public var schedule: (@Sendable (Float, Int, Int) -> any LRSchedule)?
+    /// Builds the model for a dataset, drawing initial weights from the generator.
+    public var build: @Sendable (RandomGenerator, DatasetChoice) -> any Layer
+
+    /// A recipe.
+    public init(dataset: DatasetChoice, summary: String, batchSize: Int, learningRate: Float, optimizer: OptimizerKind,
+                weightDecay: Float = 0, layout: BatchLayout, augment: Bool = false,
+                schedule: (@Sendable (Float, Int, Int) -> any LRSchedule)? = nil,
+                build: @escaping @Sendable (RandomGenerator, DatasetChoice) -> any Layer) {
+        self.dataset = dataset
+        self.summary = summary
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.optimizer = optimizer
+        self.weightDecay = weightDecay
+        self.layout = layout
+        self.augment = augment
+        self.schedule = schedule
+        self.build = build
+    }
 }
 
 /// The optimizers a trainer can be configured with by name.
 public enum OptimizerKind: String, Sendable, CaseIterable {
-    case adam, sgd, rmsprop
+    case adam, sgd, rmsprop, adadelta
 
-    /// An optimizer of this kind over `parameters` with PyTorch's defaults besides the rate.
-    public func make(_ parameters: [Parameter], learningRate: Float) -> any Optimizer {
+    /// An optimizer of this kind over `parameters` (SGD with momentum 0.9; otherwise PyTorch's defaults).
+    public func make(_ parameters: [Parameter], learningRate: Float, weightDecay: Float = 0) -> any Optimizer {
         switch self {
-        case .adam: Adam(parameters, learningRate: learningRate)
-        case .sgd: SGD(parameters, learningRate: learningRate, momentum: 0.9)
-        case .rmsprop: RMSprop(parameters, learningRate: learningRate)
+        case .adam: Adam(parameters, learningRate: learningRate, weightDecay: weightDecay)
+        case .sgd: SGD(parameters, learningRate: learningRate, momentum: 0.9, weightDecay: weightDecay)
+        case .rmsprop: RMSprop(parameters, learningRate: learningRate, weightDecay: weightDecay)
+        case .adadelta: Adadelta(parameters, learningRate: learningRate, weightDecay: weightDecay)
         }
     }
 }
@@ -78,19 +151,24 @@ public struct TrainingConfig: Sendable {
     }
 }
 
-/// Trains `recipe`'s model on `data` as `config` says. The same seed gives the same losses.
-public func trainClassifier(recipe: Recipe, config: TrainingConfig, data: MNIST,
+/// Trains `recipe`'s model on `train`, evaluating on `test`, as `config` says. The same seed gives
+/// the same losses.
+public func trainClassifier(recipe: Recipe, dataset: DatasetChoice, config: TrainingConfig,
+                            train: LabeledDataset, test: LabeledDataset,
                             progress: ((Int, Int, Int, Float) -> Void)? = nil,
                             onEpoch: (EpochReport) -> Void = { _ in }) -> [EpochReport] {
     // One seeded stream for initial weights and dropout masks; shuffling is seeded per epoch.
     RandomGenerator.global.reseed(config.seed)
-    let model = recipe.build(RandomGenerator.global)
-    let optimizer = config.optimizer.make(model.parameters(), learningRate: config.learningRate)
-    let trainer = ClassifierTrainer(model: model, optimizer: optimizer, batchSize: config.batchSize,
-                                    seed: config.seed, layout: recipe.layout)
-    return trainer.fit(train: data.train, test: data.test, epochs: config.epochs, progress: progress, onEpoch: onEpoch)
+    let model = recipe.build(RandomGenerator.global, dataset)
+    let optimizer = config.optimizer.make(model.parameters(), learningRate: config.learningRate,
+                                          weightDecay: recipe.weightDecay)
+    let stepsPerEpoch = (train.count + config.batchSize - 1) / config.batchSize
+    let trainer = ClassifierTrainer(
+        model: model, optimizer: optimizer, batchSize: config.batchSize, seed: config.seed, layout: recipe.layout,
+        augmentation: recipe.augment && dataset == .cifar10 ? .cropAndFlip(padding: 4) : nil,
+        schedule: recipe.schedule?(config.learningRate, stepsPerEpoch, config.epochs))
+    return trainer.fit(train: train, test: test, epochs: config.epochs, progress: progress, onEpoch: onEpoch)
 }
-
 /// The JSON summary `kiln train --report` writes.
 public func trainingReport(model: String, config: TrainingConfig, reports: [EpochReport]) -> JSONObject {
     var o = JSONObject()

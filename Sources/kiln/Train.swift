@@ -12,6 +12,9 @@ struct Train: ParsableCommand {
     @Argument(help: "The model to train.")
     var model: TrainableModel
 
+    @Option(help: "Dataset for resnet20: cifar10 (default; put the binary archive's files in --data-dir) or fashion-mnist (1×28×28: the stem takes 1 channel).")
+    var dataset: DatasetChoice?
+
     @Option(help: "Passes over the training set.")
     var epochs: Int = 10
 
@@ -21,8 +24,8 @@ struct Train: ParsableCommand {
     @Option(help: "Learning rate (default: the model's reference rate).")
     var lr: Float?
 
-    @Option(help: "Optimizer: adam, sgd or rmsprop (default: the model's reference optimizer).")
-    var optimizer: OptimizerChoice?
+    @Option(help: "Optimizer: adam, sgd, rmsprop or adadelta (default: the model's reference optimizer).")
+    var optimizer: OptimizerKind?
 
     @Option(help: "Seed for initialisation, dropout and shuffling.")
     var seed: UInt64 = 1
@@ -39,6 +42,9 @@ struct Train: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1, got \(b)") }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if let dataset, dataset != model.recipe.dataset, model != .resnet20 {
+            throw ValidationError("--dataset \(dataset.rawValue) doesn't fit \(model.rawValue); only resnet20 takes --dataset (cifar10 or fashion-mnist)")
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dataDir, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("data directory '\(dataDir)' does not exist; fetch the datasets with Scripts/fetch-data.sh or pass --data-dir")
@@ -50,18 +56,16 @@ struct Train: ParsableCommand {
         let recipe = model.recipe
         let config = TrainingConfig(
             epochs: epochs, batchSize: batchSize ?? recipe.batchSize, learningRate: lr ?? recipe.learningRate,
-            optimizer: optimizer?.kind ?? recipe.optimizer, seed: seed)
-        let data: MNIST
-        do {
-            data = try MNIST(directory: URL(fileURLWithPath: dataDir), variant: recipe.dataset)
-        } catch {
-            throw CleanExit.message("error: \(error)")  // names the file and the fetch command
-        }
-        print("\(model.rawValue): \(recipe.summary); \(data.train.count) train / \(data.test.count) test samples")
+            optimizer: optimizer ?? recipe.optimizer, seed: seed)
+        let datasetChoice = dataset ?? recipe.dataset
+        // A dataset error names the file and how to get it; the CLI prints it and exits with 1.
+        let data = try datasetChoice.load(directory: URL(fileURLWithPath: dataDir))
+        print("\(model.rawValue): \(recipe.summary); \(datasetChoice.rawValue), \(data.train.count) train / \(data.test.count) test samples")
         print("optimizer \(config.optimizer.rawValue) lr \(config.learningRate), batch \(config.batchSize), "
               + "seed \(seed), threads \(threadCount())")
         let progress = ProgressLine(enabled: isatty(STDOUT_FILENO) != 0)
-        let reports = trainClassifier(recipe: recipe, config: config, data: data,
+        let reports = trainClassifier(recipe: recipe, dataset: datasetChoice, config: config,
+                                      train: data.train, test: data.test,
                                       progress: { epoch, done, total, loss in
                                           progress.update("epoch \(epoch)", done: done, total: total,
                                                           detail: "loss \(formatNumber(Double(loss), digits: 4))")
@@ -83,16 +87,8 @@ struct Train: ParsableCommand {
 
 extension TrainableModel: ExpressibleByArgument {}
 
-enum OptimizerChoice: String, ExpressibleByArgument, CaseIterable {
-    case adam, sgd, rmsprop
-    var kind: OptimizerKind {
-        switch self {
-        case .adam: .adam
-        case .sgd: .sgd
-        case .rmsprop: .rmsprop
-        }
-    }
-}
+extension OptimizerKind: ExpressibleByArgument {}
+extension DatasetChoice: ExpressibleByArgument {}
 
 /// A one-line progress bar, redrawn in place; silent when stdout is not a terminal.
 final class ProgressLine {
