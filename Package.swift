@@ -51,6 +51,12 @@ let package = Package(
             dependencies: ["Kiln", "KilnNN", "KilnOptim", "KilnData"],
             path: "Examples/MNISTTrainer"
         ),
+        // A convolutional network for MNIST on the public API.
+        .executableTarget(
+            name: "CNNTrainer",
+            dependencies: ["Kiln", "KilnNN", "KilnOptim", "KilnData"],
+            path: "Examples/CNNTrainer"
+        ),
 
         .testTarget(name: "KilnComputeTests", dependencies: ["KilnCompute"]),
         .testTarget(name: "KilnTests", dependencies: ["Kiln"]),

@@ -40,14 +40,14 @@ struct Bench: ParsableCommand {
         let peak = Machine.measureSGEMMPeak()
         if !json {
             print("sgemm peak: \(formatNumber(peak, digits: 1)) GFLOP/s on \(threadCount()) thread(s) (2048³, best of 3)")
-            print("workload  batch  throughput            step ms median [p10–p90]  GFLOP/s  of peak  peak RSS")
+            print("workload   batch  throughput            step ms median [p10–p90]  GFLOP/s  of peak  peak RSS")
         }
         for workload in selected {
             let r = runBenchmark(workload, batchSize: batchSize, steps: steps, warmup: warmup, sgemmPeakGFLOPS: peak)
             if json {
                 print(benchJSON(r))
             } else {
-                print(String(format: "%-8@  %5d  %9.0f %-9@  %7.2f [%.2f–%.2f]  %11.1f  %6.1f%%  %5.0f MB",
+                print(String(format: "%-9@  %5d  %9.0f %-9@  %7.2f [%.2f–%.2f]  %11.1f  %6.1f%%  %5.0f MB",
                              r.workload as NSString, r.batchSize, r.unitsPerSecond, "\(r.unit)/s" as NSString,
                              r.medianMilliseconds, r.stepMilliseconds(quantile: 0.1), r.stepMilliseconds(quantile: 0.9),
                              r.gflops, r.peakFraction * 100, Double(r.peakResidentBytes) / 1e6))
