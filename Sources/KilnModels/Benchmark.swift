@@ -49,7 +49,7 @@ extension BenchWorkload {
     }
 
     /// Every workload `kiln bench` knows, in the order of BENCHMARKS.md.
-    public static let all: [BenchWorkload] = [.mlp, .cnn, .resnet20]
+    public static let all: [BenchWorkload] = [.mlp, .cnn, .resnet20, .gpt, .lstm]
 
     /// The workload called `name`, or nil.
     public static func named(_ name: String) -> BenchWorkload? { all.first { $0.name == name } }

@@ -38,3 +38,53 @@ func classifierStep(_ model: any Layer, _ optimizer: any Optimizer, input: [Int]
         optimizer.step()
     }
 }
+
+extension BenchWorkload {
+    /// The `gpt` workload: char GPT (4 layers, 4 heads, width 128, context 128, vocabulary 65),
+    /// batch 32 × 128 tokens, AdamW lr 1e-3, β (0.9, 0.99), weight decay 0.1 on matrices only.
+    public static let gpt = BenchWorkload(
+        name: "gpt", unit: "tokens", defaultBatchSize: 32, unitsPerSample: 128,
+        flopsPerUnit: 5.55e6  // BENCHMARKS.md, attention counted over the full T×T
+    ) { batchSize, seed in
+        let generator = RandomGenerator(seed: seed)
+        let model = GPT(.reference(), generator: generator)
+        return languageModelStep(model, gptOptimizer(model, learningRate: 1e-3), batch: batchSize, time: 128,
+                                 generator: generator)
+    }
+
+    /// The `lstm` workload: Embedding(65, 64) → LSTM(64 → 256) → Linear(256, 65), batch 64 × 64
+    /// tokens, Adam lr 2e-3.
+    public static let lstm = BenchWorkload(
+        name: "lstm", unit: "tokens", defaultBatchSize: 64, unitsPerSample: 64, flopsPerUnit: 2.07e6
+    ) { batchSize, seed in
+        let generator = RandomGenerator(seed: seed)
+        let model = CharLSTM(generator: generator)
+        return languageModelStep(model, Adam(model.parameters(), learningRate: 2e-3), batch: batchSize, time: 64,
+                                 generator: generator)
+    }
+}
+
+/// AdamW as nanoGPT configures it: β (0.9, 0.99), weight decay 0.1 on parameters of two or more
+/// dimensions (matrices, embeddings) and none on the rest (LayerNorm gains).
+public func gptOptimizer(_ model: Module, learningRate: Float, weightDecay: Float = 0.1) -> any Optimizer {
+    let parameters = model.parameters()
+    let decayed = parameters.filter { $0.shape.count >= 2 }
+    let plain = parameters.filter { $0.shape.count < 2 }
+    var groups: [any Optimizer] = [AdamW(decayed, learningRate: learningRate, beta2: 0.99, weightDecay: weightDecay)]
+    if !plain.isEmpty { groups.append(AdamW(plain, learningRate: learningRate, beta2: 0.99, weightDecay: 0)) }
+    return OptimizerGroup(groups)
+}
+
+/// One training step of a language model on a fixed random batch of `batch` × `time` tokens.
+func languageModelStep(_ model: any CharLanguageModel, _ optimizer: any Optimizer, batch: Int, time: Int,
+                       generator: RandomGenerator) -> () -> Void {
+    let v = model.vocabularySize
+    let tokens = (0..<batch * time).map { _ in Int32(generator.nextInt(below: v)) }
+    let targets = (0..<batch * time).map { _ in Int32(generator.nextInt(below: v)) }
+    return {
+        optimizer.zeroGrad()
+        let loss = crossEntropy(model.logits(tokens, batch: batch, time: time), labels: targets)
+        loss.backward()
+        optimizer.step()
+    }
+}

@@ -6,11 +6,16 @@ import KilnData
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train an example model and report loss, accuracy and throughput per epoch.",
-        discussion: "Models: \(TrainableModel.allCases.map(\.rawValue).joined(separator: ", ")).")
+        abstract: "Train an example model and report loss, accuracy and throughput.",
+        discussion: """
+            Classifiers (per epoch: train/test loss, test accuracy, samples/s): \(TrainableModel.allCases.map(\.rawValue).joined(separator: ", ")).
+            Character-level language models (every --eval-every steps: train/validation loss, bits per character, tokens/s; a generated sample at the end): \(LanguageModelKind.allCases.map(\.rawValue).joined(separator: ", ")).
+            """)
 
     @Argument(help: "The model to train.")
-    var model: TrainableModel
+    var modelName: ModelName
+
+    @OptionGroup(title: "Language models") var language: LanguageModelOptions
 
     @Option(help: "Dataset for resnet20: cifar10 (default; put the binary archive's files in --data-dir) or fashion-mnist (1×28×28: the stem takes 1 channel).")
     var dataset: DatasetChoice?
@@ -39,6 +44,7 @@ struct Train: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
+        guard case .classifier(let model) = modelName else { return try language.validate() }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1, got \(b)") }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
@@ -53,6 +59,13 @@ struct Train: ParsableCommand {
 
     func run() throws {
         setThreadCount(compute.threads)
+        let model: TrainableModel
+        switch modelName {
+        case .classifier(let m): model = m
+        case .language(let kind):
+            return try trainLanguageModel(kind, options: language, batchSize: batchSize, lr: lr, seed: seed,
+                                          dataDir: dataDir, report: report)
+        }
         let recipe = model.recipe
         let config = TrainingConfig(
             epochs: epochs, batchSize: batchSize ?? recipe.batchSize, learningRate: lr ?? recipe.learningRate,
@@ -86,6 +99,22 @@ struct Train: ParsableCommand {
 }
 
 extension TrainableModel: ExpressibleByArgument {}
+
+/// A model `kiln train` accepts: a classifier or a character-level language model.
+enum ModelName: ExpressibleByArgument {
+    case classifier(TrainableModel)
+    case language(LanguageModelKind)
+
+    init?(argument: String) {
+        if let m = TrainableModel(rawValue: argument) { self = .classifier(m) }
+        else if let k = LanguageModelKind(rawValue: argument) { self = .language(k) }
+        else { return nil }
+    }
+
+    static var allValueStrings: [String] {
+        TrainableModel.allCases.map(\.rawValue) + LanguageModelKind.allCases.map(\.rawValue)
+    }
+}
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension DatasetChoice: ExpressibleByArgument {}
