@@ -59,14 +59,14 @@ public enum TrainableModel: String, CaseIterable, Sendable {
             // PyTorch's example: Adadelta lr 1.0 with the rate ×0.7 after every epoch.
             return Recipe(dataset: self == .mnistCNN ? .mnist : .fashionMNIST, summary: cnnSummary,
                           batchSize: 64, learningRate: 1.0, optimizer: .adadelta, layout: .shaped,
-                          schedule: { lr, stepsPerEpoch, _ in StepLR(baseLearningRate: lr, stepSize: stepsPerEpoch, gamma: 0.7) }
+                          schedule: .step
             ) { g, d in MNISTConvNet(channels: d.channels, generator: g) }
         case .resnet20:
             // SGD with momentum and weight decay, the rate following a cosine over the whole run.
             return Recipe(dataset: .cifar10, summary: "ResNet-20, option-A shortcuts, 0.27 M parameters",
                           batchSize: 128, learningRate: 0.1, optimizer: .sgd, weightDecay: 5e-4, layout: .shaped,
                           augment: true,
-                          schedule: { lr, stepsPerEpoch, epochs in CosineAnnealing(baseLearningRate: lr, tMax: stepsPerEpoch * epochs) }
+                          schedule: .cosine
             ) { g, d in ResNet20(channels: d.channels, generator: g) }
         }
     }
@@ -90,15 +90,15 @@ public struct Recipe: Sendable {
     public var layout: BatchLayout
     /// Random crops (padding 4) and horizontal flips of the training images (CIFAR-10 only).
     public var augment: Bool
-    /// The learning-rate schedule from (base rate, steps per epoch, epochs), or nil for constant.
-    public var schedule: (@Sendable (Float, Int, Int) -> any LRSchedule)?
+    /// The learning-rate schedule.
+    public var schedule: ScheduleKind
     /// Builds the model for a dataset, drawing initial weights from the generator.
     public var build: @Sendable (RandomGenerator, DatasetChoice) -> any Layer
 
     /// A recipe.
     public init(dataset: DatasetChoice, summary: String, batchSize: Int, learningRate: Float, optimizer: OptimizerKind,
                 weightDecay: Float = 0, layout: BatchLayout, augment: Bool = false,
-                schedule: (@Sendable (Float, Int, Int) -> any LRSchedule)? = nil,
+                schedule: ScheduleKind = .constant,
                 build: @escaping @Sendable (RandomGenerator, DatasetChoice) -> any Layer) {
         self.dataset = dataset
         self.summary = summary
@@ -110,6 +110,25 @@ public struct Recipe: Sendable {
         self.augment = augment
         self.schedule = schedule
         self.build = build
+    }
+}
+
+/// Learning-rate schedules a trainer can be configured with by name.
+public enum ScheduleKind: String, Sendable, CaseIterable {
+    /// The same rate throughout.
+    case constant
+    /// ×0.7 after every epoch (PyTorch's MNIST example).
+    case step
+    /// A cosine from the base rate down to 0 over the whole run.
+    case cosine
+
+    /// The schedule for a run of `epochs` epochs of `stepsPerEpoch` steps from `learningRate`.
+    public func make(learningRate: Float, stepsPerEpoch: Int, epochs: Int) -> (any LRSchedule)? {
+        switch self {
+        case .constant: nil
+        case .step: StepLR(baseLearningRate: learningRate, stepSize: stepsPerEpoch, gamma: 0.7)
+        case .cosine: CosineAnnealing(baseLearningRate: learningRate, tMax: stepsPerEpoch * epochs)
+        }
     }
 }
 
@@ -140,9 +159,13 @@ public struct TrainingConfig: Sendable {
     public var optimizer: OptimizerKind
     /// Seeds initialisation, dropout and shuffling.
     public var seed: UInt64
+    /// The learning-rate schedule.
+    public var schedule: ScheduleKind
 
     /// A configuration.
-    public init(epochs: Int, batchSize: Int, learningRate: Float, optimizer: OptimizerKind, seed: UInt64) {
+    public init(epochs: Int, batchSize: Int, learningRate: Float, optimizer: OptimizerKind, seed: UInt64,
+                schedule: ScheduleKind = .constant) {
+        self.schedule = schedule
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -166,7 +189,8 @@ public func trainClassifier(recipe: Recipe, dataset: DatasetChoice, config: Trai
     let trainer = ClassifierTrainer(
         model: model, optimizer: optimizer, batchSize: config.batchSize, seed: config.seed, layout: recipe.layout,
         augmentation: recipe.augment && dataset == .cifar10 ? .cropAndFlip(padding: 4) : nil,
-        schedule: recipe.schedule?(config.learningRate, stepsPerEpoch, config.epochs))
+        schedule: config.schedule.make(learningRate: config.learningRate, stepsPerEpoch: stepsPerEpoch,
+                                       epochs: config.epochs))
     return trainer.fit(train: train, test: test, epochs: config.epochs, progress: progress, onEpoch: onEpoch)
 }
 /// The JSON summary `kiln train --report` writes.
@@ -178,6 +202,7 @@ public func trainingReport(model: String, config: TrainingConfig, reports: [Epoc
     o.add("batch_size", config.batchSize)
     o.add("learning_rate", config.learningRate)
     o.add("optimizer", config.optimizer.rawValue)
+    o.add("schedule", config.schedule.rawValue)
     o.add("seed", Int(config.seed))
     o.add("threads", threadCount())
     o.add("train_loss", last?.trainLoss ?? .nan)

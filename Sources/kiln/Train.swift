@@ -32,6 +32,9 @@ struct Train: ParsableCommand {
     @Option(help: "Optimizer: adam, sgd, rmsprop or adadelta (default: the model's reference optimizer).")
     var optimizer: OptimizerKind?
 
+    @Option(help: "Learning-rate schedule: constant, step (×0.7 per epoch) or cosine (to 0 over the run); default: the model's reference schedule.")
+    var schedule: ScheduleKind?
+
     @Option(help: "Seed for initialisation, dropout and shuffling.")
     var seed: UInt64 = 1
 
@@ -69,12 +72,12 @@ struct Train: ParsableCommand {
         let recipe = model.recipe
         let config = TrainingConfig(
             epochs: epochs, batchSize: batchSize ?? recipe.batchSize, learningRate: lr ?? recipe.learningRate,
-            optimizer: optimizer ?? recipe.optimizer, seed: seed)
+            optimizer: optimizer ?? recipe.optimizer, seed: seed, schedule: schedule ?? recipe.schedule)
         let datasetChoice = dataset ?? recipe.dataset
         // A dataset error names the file and how to get it; the CLI prints it and exits with 1.
         let data = try datasetChoice.load(directory: URL(fileURLWithPath: dataDir))
         print("\(model.rawValue): \(recipe.summary); \(datasetChoice.rawValue), \(data.train.count) train / \(data.test.count) test samples")
-        print("optimizer \(config.optimizer.rawValue) lr \(config.learningRate), batch \(config.batchSize), "
+        print("optimizer \(config.optimizer.rawValue) lr \(config.learningRate) (\(config.schedule.rawValue)), batch \(config.batchSize), "
               + "seed \(seed), threads \(threadCount())")
         let progress = ProgressLine(enabled: isatty(STDOUT_FILENO) != 0)
         let reports = trainClassifier(recipe: recipe, dataset: datasetChoice, config: config,
@@ -99,6 +102,7 @@ struct Train: ParsableCommand {
 }
 
 extension TrainableModel: ExpressibleByArgument {}
+extension ScheduleKind: ExpressibleByArgument {}
 
 /// A model `kiln train` accepts: a classifier or a character-level language model.
 enum ModelName: ExpressibleByArgument {
