@@ -37,8 +37,8 @@ public final class ClassifierTrainer {
     public let augmentation: Augmentation?
     /// The learning rate per step (counted from 0 over the whole run), or nil for a constant rate.
     public let schedule: (any LRSchedule)?
-    /// Training steps taken so far.
-    public private(set) var stepCount = 0
+    /// Training steps taken so far (set by a resumed run).
+    public internal(set) var stepCount = 0
 
     /// A trainer for `model` with `optimizer`.
     public init(model: any Layer, optimizer: any Optimizer, batchSize: Int, seed: UInt64, layout: BatchLayout = .flat,
@@ -56,31 +56,51 @@ public final class ClassifierTrainer {
     /// One training step on `batch`; returns the loss before the update.
     @discardableResult
     public func step(_ batch: Batch) -> Float {
+        let loss = computeGradients(batch)
+        optimizer.step()
+        return loss
+    }
+
+    /// The first half of ``step(_:)``: sets the scheduled learning rate, counts the step and fills
+    /// the parameters' gradients, without updating them. `optimizer.step()` completes the step
+    /// (a caller that finds the gradients non-finite may skip it instead).
+    public func computeGradients(_ batch: Batch) -> Float {
         if let schedule { optimizer.learningRate = schedule.learningRate(at: stepCount) }
         stepCount += 1
         optimizer.zeroGrad()
         let loss = crossEntropy(model(batch.inputs), labels: batch.labels)
         loss.backward()
-        optimizer.step()
         return loss.item
     }
 
-    /// Trains one epoch over `data` in a seeded random order. `progress(done, total, meanLoss)`
-    /// is called after each step. Returns the mean loss, the samples seen and the seconds taken.
-    public func trainEpoch(_ data: LabeledDataset, epoch: Int,
-                           progress: ((Int, Int, Float) -> Void)? = nil) -> (loss: Float, samples: Int, seconds: Double) {
+    /// The training batches of `epoch` (1-based) in their seeded order: batch `i` is the same
+    /// whenever it is read, so a run can start an epoch at any batch.
+    public func epochBatches(_ data: LabeledDataset, epoch: Int) -> Batches {
+        data.batches(size: batchSize, shuffle: true, seed: seed &+ UInt64(epoch), layout: layout,
+                     augmentation: augmentation)
+    }
+
+    /// Trains one epoch over `data` in a seeded random order, from batch `firstBatch` (0 for the
+    /// whole epoch). `progress(done, total, meanLoss)` is called after each step and
+    /// `onStep(batchIndex, loss)` with each step's own loss. Returns the mean loss, the samples seen
+    /// and the seconds taken.
+    public func trainEpoch(_ data: LabeledDataset, epoch: Int, startingAt firstBatch: Int = 0,
+                           progress: ((Int, Int, Float) -> Void)? = nil,
+                           onStep: ((Int, Float) -> Void)? = nil) -> (loss: Float, samples: Int, seconds: Double) {
         model.train()
-        let loader = data.loader(batchSize: batchSize, shuffle: true, seed: seed &+ UInt64(epoch), layout: layout,
-                                 augmentation: augmentation)
-        let total = (data.count + batchSize - 1) / batchSize
+        let batches = epochBatches(data, epoch: epoch)
+        let loader = DataLoader(batches[firstBatch...], prefetch: 2)
+        let total = batches.count
         var lossSum = 0.0, steps = 0, samples = 0
         let clock = ContinuousClock()
         let start = clock.now
-        for batch in loader {
-            lossSum += Double(step(batch))
+        for (i, batch) in loader.enumerated() {
+            let loss = step(batch)
+            lossSum += Double(loss)
             steps += 1
             samples += batch.count
-            progress?(steps, total, Float(lossSum / Double(steps)))
+            onStep?(firstBatch + i, loss)
+            progress?(firstBatch + steps, total, Float(lossSum / Double(steps)))
         }
         return (Float(lossSum / Double(max(steps, 1))), samples, (clock.now - start).seconds)
     }

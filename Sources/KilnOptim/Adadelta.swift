@@ -48,9 +48,9 @@ public final class Adadelta: Optimizer {
     /// The L2 penalty coefficient added to the gradient as `weightDecay · p` (default `0`).
     public let weightDecay: Float
     /// The number of times ``step()`` has been called.
-    public private(set) var stepCount = 0
+    public internal(set) var stepCount = 0
     /// One state per parameter: `nil` until the parameter's first update.
-    public private(set) var states: [AdadeltaState?]
+    public internal(set) var states: [AdadeltaState?]
 
     /// Creates an Adadelta optimizer over `parameters`; the defaults are PyTorch's.
     ///

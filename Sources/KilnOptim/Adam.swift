@@ -50,9 +50,9 @@ public final class Adam: Optimizer {
     /// Whether to use the AMSGrad variant (default `false`).
     public let amsgrad: Bool
     /// The number of times ``step()`` has been called.
-    public private(set) var stepCount = 0
+    public internal(set) var stepCount = 0
     /// One state per parameter: `nil` until the parameter's first update.
-    public private(set) var states: [AdamState?]
+    public internal(set) var states: [AdamState?]
 
     /// Creates an Adam optimizer over `parameters`; the defaults are PyTorch's.
     ///
@@ -104,9 +104,9 @@ public final class AdamW: Optimizer {
     /// Whether to use the AMSGrad variant (default `false`).
     public let amsgrad: Bool
     /// The number of times ``step()`` has been called.
-    public private(set) var stepCount = 0
+    public internal(set) var stepCount = 0
     /// One state per parameter: `nil` until the parameter's first update.
-    public private(set) var states: [AdamState?]
+    public internal(set) var states: [AdamState?]
 
     /// Creates an AdamW optimizer over `parameters`; the defaults are PyTorch's.
     ///

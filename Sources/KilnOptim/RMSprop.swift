@@ -52,9 +52,9 @@ public final class RMSprop: Optimizer {
     /// Whether to normalize by the estimated variance of the gradient (default `false`).
     public let centered: Bool
     /// The number of times ``step()`` has been called.
-    public private(set) var stepCount = 0
+    public internal(set) var stepCount = 0
     /// One state per parameter: `nil` until the parameter's first update.
-    public private(set) var states: [RMSpropState?]
+    public internal(set) var states: [RMSpropState?]
 
     /// Creates an RMSprop optimizer over `parameters`; the defaults are PyTorch's.
     ///

@@ -29,10 +29,10 @@ public final class SGD: Optimizer {
     /// Whether to use Nesterov momentum (needs `momentum > 0` and `dampening == 0`).
     public let nesterov: Bool
     /// The number of times ``step()`` has been called.
-    public private(set) var stepCount = 0
+    public internal(set) var stepCount = 0
     /// One momentum buffer per parameter, shaped like it: `nil` until the parameter's first
     /// update with `momentum ≠ 0`, and always `nil` when `momentum == 0`.
-    public private(set) var momentumBuffers: [Tensor?]
+    public internal(set) var momentumBuffers: [Tensor?]
 
     /// Creates an SGD optimizer over `parameters`; the defaults are PyTorch's.
     ///
