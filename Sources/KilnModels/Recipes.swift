@@ -180,18 +180,26 @@ public func trainClassifier(recipe: Recipe, dataset: DatasetChoice, config: Trai
                             train: LabeledDataset, test: LabeledDataset,
                             progress: ((Int, Int, Int, Float) -> Void)? = nil,
                             onEpoch: (EpochReport) -> Void = { _ in }) -> [EpochReport] {
+    let trainer = makeClassifierTrainer(recipe: recipe, dataset: dataset, config: config, trainCount: train.count)
+    return trainer.fit(train: train, test: test, epochs: config.epochs, progress: progress, onEpoch: onEpoch)
+}
+
+/// The model (initialised from `config.seed`), optimizer, schedule and trainer of `recipe` for a
+/// training set of `trainCount` samples; reseeds `RandomGenerator.global`, which the model's
+/// dropout then draws from.
+public func makeClassifierTrainer(recipe: Recipe, dataset: DatasetChoice, config: TrainingConfig,
+                                  trainCount: Int) -> ClassifierTrainer {
     // One seeded stream for initial weights and dropout masks; shuffling is seeded per epoch.
     RandomGenerator.global.reseed(config.seed)
     let model = recipe.build(RandomGenerator.global, dataset)
     let optimizer = config.optimizer.make(model.parameters(), learningRate: config.learningRate,
                                           weightDecay: recipe.weightDecay)
-    let stepsPerEpoch = (train.count + config.batchSize - 1) / config.batchSize
-    let trainer = ClassifierTrainer(
+    let stepsPerEpoch = (trainCount + config.batchSize - 1) / config.batchSize
+    return ClassifierTrainer(
         model: model, optimizer: optimizer, batchSize: config.batchSize, seed: config.seed, layout: recipe.layout,
         augmentation: recipe.augment && dataset == .cifar10 ? .cropAndFlip(padding: 4) : nil,
         schedule: config.schedule.make(learningRate: config.learningRate, stepsPerEpoch: stepsPerEpoch,
                                        epochs: config.epochs))
-    return trainer.fit(train: train, test: test, epochs: config.epochs, progress: progress, onEpoch: onEpoch)
 }
 /// The JSON summary `kiln train --report` writes.
 public func trainingReport(model: String, config: TrainingConfig, reports: [EpochReport]) -> JSONObject {
