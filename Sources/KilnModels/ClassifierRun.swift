@@ -175,7 +175,7 @@ public final class ClassifierRun {
                                              .init("from", .string(resumedFrom.path))]))
                 } else {
                     try log?.append(.object([.init("event", .string("run"))]
-                                            + identity.map { .init($0.0, .string($0.1)) }
+                                            + identity.filter { $0.0 != "epochs" }.map { .init($0.0, .string($0.1)) }
                                             + [.init("epochs", .integer(epochs)), .init("kiln", .string(kilnVersion))]))
                 }
             } catch {

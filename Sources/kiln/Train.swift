@@ -46,6 +46,8 @@ struct Train: ParsableCommand {
 
     @OptionGroup var compute: ComputeOptions
 
+    @OptionGroup(title: "Checkpoints and logs (classifiers)") var checkpointing: CheckpointOptions
+
     func validate() throws {
         guard case .classifier(let model) = modelName else { return try language.validate() }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
@@ -80,7 +82,7 @@ struct Train: ParsableCommand {
         print("optimizer \(config.optimizer.rawValue) lr \(config.learningRate) (\(config.schedule.rawValue)), batch \(config.batchSize), "
               + "seed \(seed), threads \(threadCount())")
         let progress = ProgressLine(enabled: isatty(STDOUT_FILENO) != 0)
-        let reports = trainClassifier(recipe: recipe, dataset: datasetChoice, config: config,
+        let reports = try checkpointing.trainClassifier(modelName: model.rawValue, recipe: recipe, dataset: datasetChoice, config: config,
                                       train: data.train, test: data.test,
                                       progress: { epoch, done, total, loss in
                                           progress.update("epoch \(epoch)", done: done, total: total,

@@ -303,3 +303,31 @@ private final class Counter: @unchecked Sendable {
         #expect(throws: CheckpointError.self) { try loadWeights(Linear(2, 2), from: directory + "/nothing") }
     }
 }
+
+@Suite struct MetricsPlotTests {
+    @Test func plotsEveryRunWithLegendAxesAndUnits() throws {
+        let directory = temporaryDirectory("plot")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let data = try digits()
+        _ = try makeRun(data, options: RunOptions(logPath: directory + "/a.jsonl")).run()
+        _ = try makeRun(data, options: RunOptions(logPath: directory + "/b.jsonl"), seed: 9).run()
+        // A torn last line (a crash while writing) is skipped, not fatal.
+        let handle = try #require(FileHandle(forWritingAtPath: directory + "/b.jsonl"))
+        handle.seekToEndOfFile()
+        handle.write(Data("{\"event\":\"step\",\"st".utf8))
+        handle.closeFile()
+        let a = try MetricsRun(contentsOf: directory + "/a.jsonl")
+        let b = try MetricsRun(contentsOf: directory + "/b.jsonl", label: "seed 9")
+        #expect(a.label == "a" && a.steps.count == 94 && a.accuracy.count == 2 && a.validationLoss.count == 2)
+        #expect(b.skippedLines == 1)
+        let svg = metricsPlotSVG([a, b], title: "digits")
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
+        for text in ["digits", "Loss", "Validation accuracy", "training step", "cross-entropy (nats)", "accuracy (%)",
+                     ">a (final accuracy", ">seed 9 (final accuracy"] {
+            #expect(svg.contains(text), "\(text)")
+        }
+        // Per run: every step (faint), the moving average, validation loss (loss panel), accuracy.
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 8)
+        #expect(!svg.contains("nan") && !svg.contains("inf"))
+    }
+}
