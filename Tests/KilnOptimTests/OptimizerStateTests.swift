@@ -39,6 +39,8 @@ private let configurations: [(String, @Sendable ([Parameter]) -> any Checkpointa
     ("RMSprop", { RMSprop($0, learningRate: 0.01) }),
     ("RMSprop centered momentum", { RMSprop($0, learningRate: 0.01, weightDecay: 0.01, momentum: 0.5, centered: true) }),
     ("Adadelta", { Adadelta($0, learningRate: 1.0, weightDecay: 0.01) }),
+    ("OptimizerGroup", { OptimizerGroup([AdamW(Array($0.prefix(2)), learningRate: 0.01),
+                                         SGD([$0[2]], learningRate: 0.1, momentum: 0.9)]) }),
 ]
 
 @Suite("Optimizer state save and restore")
