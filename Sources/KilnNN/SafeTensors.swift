@@ -90,7 +90,7 @@ public struct SafeTensors: Sendable {
                 }
                 continue
             }
-            entries.append(try Self.entry(member, dataSize: dataSize, fail: fail))
+            entries.append(try Self.entry(member, dataSize: dataSize, headerEnd: headerEnd, fail: fail))
         }
         // The data must be tiled exactly: no gaps, no overlaps, nothing left over.
         entries.sort { ($0.byteRange.lowerBound, $0.byteRange.upperBound) < ($1.byteRange.lowerBound, $1.byteRange.upperBound) }
@@ -111,7 +111,8 @@ public struct SafeTensors: Sendable {
 
     /// Checks one header entry.
     private static func entry(
-        _ member: JSONValue.Member, dataSize: Int, fail: (SafeTensorsError.Reason, String?) -> SafeTensorsError
+        _ member: JSONValue.Member, dataSize: Int, headerEnd: Int,
+        fail: (SafeTensorsError.Reason, String?) -> SafeTensorsError
     ) throws(SafeTensorsError) -> Entry {
         let name = member.key
         func bad(_ what: String) -> SafeTensorsError { fail(.invalidHeader(what), name) }
@@ -135,8 +136,13 @@ public struct SafeTensors: Sendable {
               let begin = offsets[0].int, let end = offsets[1].int else {
             throw bad("no \"data_offsets\" pair of integers")
         }
-        guard begin >= 0, begin <= end, end <= dataSize else {
+        guard begin >= 0, begin <= end else {
             throw fail(.offsetsOutOfBounds(begin: begin, end: end, dataSize: dataSize), name)
+        }
+        guard end <= dataSize else {
+            // The tensor runs past the end of the file: most likely a cut-off download or copy.
+            let (total, overflow) = headerEnd.addingReportingOverflow(end)
+            throw fail(.truncated(expectedBytes: overflow ? Int.max : total, foundBytes: headerEnd + dataSize), name)
         }
         let (expected, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow, expected == end - begin else {

@@ -41,21 +41,13 @@ struct CheckpointOptions: ParsableArguments {
         if resume && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other") }
     }
 
-    /// Whether any of these options is in use (otherwise `kiln train` runs as before).
-    var isActive: Bool {
-        checkpointDir != nil || log != nil || skipNonfinite || initFrom != nil || saveModel != nil
-    }
-
-    /// Trains a classifier, with these options when any is given; otherwise exactly
-    /// `trainClassifier`.
+    /// Trains a classifier as `trainClassifier` does (the same losses for the same seed), as a
+    /// `ClassifierRun`: with these options, and always stopping on a non-finite loss or gradient
+    /// (or skipping the step with `--skip-nonfinite`).
     func trainClassifier(modelName: String, recipe: Recipe, dataset: DatasetChoice, config: TrainingConfig,
                          train: LabeledDataset, test: LabeledDataset,
                          progress: @escaping (Int, Int, Int, Float) -> Void,
                          onEpoch: @escaping (EpochReport) -> Void) throws -> [EpochReport] {
-        guard isActive else {
-            return KilnModels.trainClassifier(recipe: recipe, dataset: dataset, config: config, train: train, test: test,
-                                              progress: progress, onEpoch: onEpoch)
-        }
         let options = RunOptions(checkpointDirectory: checkpointDir, checkpointEvery: checkpointEvery, keep: keep,
                                  resume: resume, logPath: log, logEvery: logEvery, skipNonFinite: skipNonfinite)
         let run = try makeClassifierRun(modelName: modelName, recipe: recipe, dataset: dataset, config: config,
