@@ -7,7 +7,7 @@ struct KilnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "Train, benchmark and inspect Kiln models.",
-        subcommands: [Train.self, Bench.self, Info.self, Plot.self])
+        subcommands: [Train.self, Sample.self, Bench.self, Info.self, Plot.self])
 }
 
 /// Options every compute-heavy command shares.
