@@ -73,10 +73,85 @@ package protocol Backend: Sendable {
     /// `dx[indices[i], :] += dy[i, :]` (dx dense, already initialised).
     func indexAdd(_ dy: StridedView, width: Int, indices: [Int32], into dx: Storage)
 
+    // MARK: sequence layers: layer normalization, attention, recurrent cells
+
+    /// Layer normalization of each row of a contiguous `[rows, cols]` `x`:
+    /// `y = (x − mean)·rstd·weight + bias` (`weight`, `bias` `[cols]`, each optional), where
+    /// `rstd = 1/√(var + ε)`; each row's mean and rstd are written to `mean`, `rstd` (`[rows]`).
+    func layerNorm(_ x: StridedView, weight: StridedView?, bias: StridedView?, rows: Int, cols: Int,
+                   epsilon: Float, into y: Storage, mean: Storage, rstd: Storage)
+    /// Gradients of `layerNorm` from the saved statistics: `dx` and, when given, `dweight`, `dbias`
+    /// (`[cols]`) are overwritten.
+    func layerNormBackward(x: StridedView, weight: StridedView?, mean: Storage, rstd: Storage,
+                           dy: StridedView, rows: Int, cols: Int, dx: Storage, dweight: Storage?, dbias: Storage?)
+
+    /// Attention for every head of `[..., tq, d]` queries, `[..., tk, d]` keys and `[..., tk, dv]`
+    /// values (leading axes equal; any strides but dense rows): `probs = softmax(scale·Q·Kᵀ)`, with
+    /// query i seeing keys 0...i when `causal`, written dense `[heads, tq, tk]` (0 where masked);
+    /// `out = probs·V` into the `[..., tq, dv]` view `out`.
+    func attention(q: StridedView, k: StridedView, v: StridedView, scale: Float, causal: Bool,
+                   probs: Storage, out: StridedView)
+    /// Gradients of `attention` from `dOut` and the saved `probs`; `dq`, `dk`, `dv` (views shaped as
+    /// q, k, v) are overwritten.
+    func attentionBackward(q: StridedView, k: StridedView, v: StridedView, probs: Storage,
+                           dOut: StridedView, scale: Float, causal: Bool,
+                           dq: StridedView, dk: StridedView, dv: StridedView)
+
+    /// One LSTM step for `[batch, ·]` row views (rows may be strided): `gates` holds the
+    /// pre-activations `[i f g o]` (`4·hidden`) and receives their activations; from `cPrev` (nil:
+    /// zeros) writes `c`, `tanhC` and `h = o·tanh(c)`.
+    func lstmCell(batch: Int, hidden: Int, gates: StridedView, cPrev: StridedView?,
+                  c: StridedView, tanhC: StridedView, h: StridedView)
+    /// Backward of one LSTM step: `dh = dOut + dhRecurrent` (nil: 0), `dc` is d/dc_t on entry and
+    /// d/dc_{t−1} on exit; writes the pre-activation gradients to `dGates` (may be `gates`) and
+    /// adds their column sums to `dBias` (`[4·hidden]`).
+    func lstmCellBackward(batch: Int, hidden: Int, gates: StridedView, cPrev: StridedView?,
+                          tanhC: StridedView, dOut: StridedView?, dhRecurrent: StridedView?,
+                          dc: StridedView, dGates: StridedView, dBias: Storage?)
+    /// One GRU step (PyTorch's equations): `gates` holds `x·W_ihᵀ + b_ih` (`[r z n]`, `3·hidden`) and
+    /// receives the activations r, z, n; `hiddenGates` holds `h·W_hhᵀ + b_hh` (kept); writes `h`.
+    func gruCell(batch: Int, hidden: Int, gates: StridedView, hiddenGates: StridedView,
+                 hPrev: StridedView?, h: StridedView)
+    /// Backward of one GRU step: `dh = dOut + dhCarry`; overwrites `gates` with d/d(x·W_ihᵀ + b_ih),
+    /// `hiddenGates` with d/d(h·W_hhᵀ + b_hh), `dhCarry` with the direct part of d/dh_{t−1} (`dh·z`),
+    /// and adds the column sums to `dBias`, `dHiddenBias`.
+    func gruCellBackward(batch: Int, hidden: Int, gates: StridedView, hiddenGates: StridedView,
+                         hPrev: StridedView?, dOut: StridedView?, dhCarry: StridedView,
+                         dBias: Storage?, dHiddenBias: Storage?)
+
     /// Fills `out` with 0 (probability `p`) or `1 / (1 - p)`.
     func dropoutMask(count: Int, p: Float, generator: RandomGenerator, into out: Storage)
     func fillUniform(_ out: Storage, count: Int, low: Float, high: Float, generator: RandomGenerator)
     func fillNormal(_ out: Storage, count: Int, mean: Float, std: Float, generator: RandomGenerator)
+
+    // MARK: convolution, pooling, batch normalisation (NCHW, contiguous inputs)
+
+    /// 2-D convolution (`Conv2dGeometry`): `x` `[N, Cin, H, W]`, `weight` `[Cout, Cin/groups, kh, kw]`,
+    /// optional `bias` `[Cout]`, into `out` `[N, Cout, outH, outW]`.
+    func conv2d(_ x: StridedView, weight: StridedView, bias: StridedView?, _ g: Conv2dGeometry, into out: Storage)
+    /// The gradients of `conv2d` from `dy` `[N, Cout, outH, outW]`: each of `dx`, `dWeight`, `dBias`
+    /// that is given is overwritten (nil: not needed).
+    func conv2dBackward(_ dy: StridedView, x: StridedView, weight: StridedView, _ g: Conv2dGeometry,
+                        dx: Storage?, dWeight: Storage?, dBias: Storage?)
+    /// Max pooling of each plane; `indices` receives the winner's index within its input plane (as Float).
+    func maxPool2d(_ x: StridedView, _ g: Pool2dGeometry, into out: Storage, indices: Storage)
+    /// Routes `dy` to the winners recorded in `indices`; overwrites `dx`.
+    func maxPool2dBackward(_ dy: StridedView, indices: Storage, _ g: Pool2dGeometry, into dx: Storage)
+    /// Average pooling (regular with `count_include_pad`, or adaptive bins) of each plane.
+    func avgPool2d(_ x: StridedView, _ g: Pool2dGeometry, into out: Storage)
+    /// Spreads `dy` evenly over each window; overwrites `dx`.
+    func avgPool2dBackward(_ dy: StridedView, _ g: Pool2dGeometry, into dx: Storage)
+    /// Batch normalisation of `[batch, channels, spatial]`. Training: batch statistics, written to
+    /// `saveMean` / `saveInvStd` (1/√(var+ε)), and the running statistics (if given) updated in place
+    /// with `momentum` (unbiased variance); evaluation: the running statistics, also saved.
+    func batchNorm(_ x: StridedView, batch: Int, channels: Int, spatial: Int,
+                   weight: StridedView?, bias: StridedView?, runningMean: StridedView?, runningVar: StridedView?,
+                   training: Bool, momentum: Float, epsilon: Float,
+                   into out: Storage, saveMean: Storage, saveInvStd: Storage)
+    /// The gradients of `batchNorm` from the statistics it saved; given outputs are overwritten.
+    func batchNormBackward(_ dy: StridedView, x: StridedView, batch: Int, channels: Int, spatial: Int,
+                           weight: StridedView?, saveMean: Storage, saveInvStd: Storage, training: Bool,
+                           dx: Storage?, dWeight: Storage?, dBias: Storage?)
 }
 
 /// One (batched) matrix product in BLAS terms; offsets and strides are in elements.
