@@ -66,11 +66,12 @@ public func metricsPlotSVG(_ runs: [MetricsRun], title: String = "Training curve
     svg.text(width / 2, 26, title, size: 17, anchor: "middle", weight: "bold")
 
     let maxStep = runs.flatMap { $0.steps.map(\.step) + $0.validationLoss.map(\.step) + $0.accuracy.map(\.step) }.max() ?? 1
-    let xAxis = Axis(range: 0...Double(max(maxStep, 1)), logarithmic: false)
+    let xAxis = Axis(range: 0...Double(max(maxStep, 1)), logarithmic: false, roundToTicks: false)
 
     // Loss panel.
     let smoothed = runs.map { smooth($0.steps.map(\.loss)) }
-    var losses = runs.flatMap { $0.steps.map(\.loss) + $0.validationLoss.map(\.value) }.filter { $0.isFinite && $0 > 0 }
+    // The range follows the moving averages and validation losses; single steps beyond it are clipped.
+    var losses = runs.flatMap { $0.validationLoss.map(\.value) }.filter { $0.isFinite && $0 > 0 }
     losses += smoothed.flatMap { $0 }.filter { $0.isFinite && $0 > 0 }
     let lossLow = losses.min() ?? 0.1, lossHigh = losses.max() ?? 1
     let logLoss = lossHigh / max(lossLow, 1e-12) > 20
@@ -142,7 +143,8 @@ private struct Axis {
     let low: Double, high: Double
     let logarithmic: Bool
 
-    init(range: ClosedRange<Double>, logarithmic: Bool) {
+    /// An axis over `range`, widened to the nearest ticks when `roundToTicks`.
+    init(range: ClosedRange<Double>, logarithmic: Bool, roundToTicks: Bool = true) {
         self.logarithmic = logarithmic
         var lo = range.lowerBound, hi = range.upperBound
         if logarithmic {
@@ -153,9 +155,11 @@ private struct Axis {
             hi = (multipliers + [10]).map { $0 * pow10(above) }.filter { $0 >= hi * 0.9999 }.min() ?? pow10(above + 1)
         } else {
             if hi <= lo { hi = lo + 1 }
-            let step = niceStep((hi - lo) / 5)
-            lo = (lo / step).rounded(.down) * step
-            hi = (hi / step).rounded(.up) * step
+            if roundToTicks {
+                let step = niceStep((hi - lo) / 5)
+                lo = (lo / step).rounded(.down) * step
+                hi = (hi / step).rounded(.up) * step
+            }
         }
         low = lo
         high = hi
@@ -198,11 +202,11 @@ private struct Axis {
     func label(_ v: Double) -> String {
         if v == 0 { return "0" }
         let magnitude = abs(v)
-        if magnitude >= 10_000 {
-            return magnitude.truncatingRemainder(dividingBy: 1000) == 0 ? "\(Int(v / 1000))k" : String(format: "%.1fk", v / 1000)
+        if magnitude >= 1000 && magnitude.truncatingRemainder(dividingBy: 100) == 0 {
+            return trimmed(String(format: "%.1f", v / 1000)) + "k"
         }
         if magnitude >= 1 && v == v.rounded() { return String(Int(v)) }
-        if magnitude >= 0.01 { return trimmed(String(format: "%.3f", v)) }
+        if magnitude >= 0.001 { return trimmed(String(format: "%.4f", v)) }
         return String(format: "%.0e", v)
     }
 }
@@ -221,7 +225,7 @@ private func pow10(_ p: Int) -> Double { pow(10, Double(p)) }
 private func niceStep(_ raw: Double) -> Double {
     guard raw > 0 && raw.isFinite else { return 1 }
     let base = pow10(floorLog10(raw))
-    for m in [1.0, 2, 5, 10] where m * base >= raw * 0.999 { return m * base }
+    for m in [1.0, 2, 2.5, 5, 10] where m * base >= raw * 0.999 { return m * base }
     return 10 * base
 }
 
