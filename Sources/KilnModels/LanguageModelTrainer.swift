@@ -35,8 +35,8 @@ public final class LanguageModelTrainer {
     public let contextLength: Int
     /// Draws the training windows.
     public let generator: RandomGenerator
-    /// Steps taken.
-    public private(set) var stepCount = 0
+    /// Steps taken (set by a resumed run).
+    public internal(set) var stepCount = 0
 
     /// A trainer; windows are drawn from a generator seeded with `seed`.
     public init(model: any CharLanguageModel, optimizer: any Optimizer, data: CharTextDataset,
@@ -52,13 +52,20 @@ public final class LanguageModelTrainer {
     /// One step on a fresh random batch; returns the loss before the update.
     @discardableResult
     public func step() -> Float {
+        let loss = computeGradients()
+        optimizer.step()
+        stepCount += 1
+        return loss
+    }
+
+    /// The first half of ``step()``: draws a batch and fills the parameters' gradients, without
+    /// updating them or counting the step (a caller that finds them non-finite may skip the update).
+    public func computeGradients() -> Float {
         let (inputs, targets) = data.batch(.train, batchSize: batchSize, contextLength: contextLength, generator: generator)
         model.train()
         optimizer.zeroGrad()
         let loss = crossEntropy(model.logits(inputs, batch: batchSize, time: contextLength), labels: targets)
         loss.backward()
-        optimizer.step()
-        stepCount += 1
         return loss.item
     }
 
