@@ -1,0 +1,331 @@
+import CBLAS
+import Dispatch
+
+// 2-D convolution on the CPU: im2col + single-threaded `cblas_sgemm` calls per sample and group,
+// with the batch split across Kiln's threads (each thread owns its im2col scratch buffer).
+//
+// Shapes, per sample n and group g (K = patchSize = Cin/groups·kh·kw, P = outH·outW):
+//   forward  out[n,g]  [Cout/g, P] = W[g] [Cout/g, K] · col [K, P]
+//   dW       dWᵀ[g]    [K, Cout/g] += col [K, P] · dout[n,g]ᵀ   (dout transposed first; per
+//                      thread, the threads' sums added after)
+//   dx       dcol [K, P] = W[g]ᵀ · dout[n,g];  dx[n,g] = col2im(dcol), or, at stride 1 with few
+//            output channels, the forward convolution of dout with the flipped, transposed kernel
+//            (padding d·(k−1) − p): im2col of dout + the same fast product as forward.
+//
+// NOTE: the per-sample products are small (M = 16–64 output channels) and OpenBLAS's own threads
+// split them badly; a whole-batch GEMM would need a transposing copy back to NCHW. Measured on
+// one core here: `dWᵀ` (M = K) runs 1.3–3× faster than `dout · colᵀ` (M = Cout) for Cout = 16;
+// the im2col matrix is built in bands of output rows of at most 256 KB so that it is still in L2
+// when the product reads it; products are tiled to stay on OpenBLAS's small-matrix kernels.
+
+/// One single-threaded row-major `cblas_sgemm`.
+@inline(__always)
+private func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int,
+                   _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                   beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// OpenBLAS (0.3.21, AVX-512 kernels) runs products of at most 100³ multiply-adds through its
+/// "small matrix" kernels, which skip packing.
+private let smallProduct = 1_000_000
+
+/// `C = A·B (+ C)`, no transposes, as tiles of at most 32 rows by a multiple of 32 columns whose
+/// products stay under `smallProduct`.
+///
+/// NOTE: measured here on one core, the convolution products (M = 16…576, N = 64…1024,
+/// K = 16…576) ran 60–93 GFLOP/s as one call and 95–112 GFLOP/s tiled: OpenBLAS's small kernels
+/// read A and B in place (they are in L1/L2 here), where the large path packs them first.
+@inline(__always)
+private func tiledSgemm(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int,
+                        _ b: UnsafePointer<Float>, ldb: Int, beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let mt = Swift.min(m, 32)
+    let nt = Swift.min(n, Swift.max(32, smallProduct / Swift.max(mt * k, 1) / 32 * 32))
+    if mt * nt * k > smallProduct || (mt == m && nt == n) {
+        sgemm(false, false, m: m, n: n, k: k, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+        return
+    }
+    for i in stride(from: 0, to: m, by: mt) {
+        for j in stride(from: 0, to: n, by: nt) {
+            sgemm(false, false, m: Swift.min(mt, m - i), n: Swift.min(nt, n - j), k: k, a + i * lda, lda: lda,
+                  b + j, ldb: ldb, beta: beta, c + i * ldc + j, ldc: ldc)
+        }
+    }
+}
+
+/// How many threads split a batch of convolutions: one when OpenBLAS threads itself
+/// (`KILN_OPENBLAS_THREADS`) or the work is too small to pay for a split.
+private func batchThreads(_ g: Conv2dGeometry) -> Int {
+    _ = configureOpenBLAS
+    if openBLASThreads != nil || g.flops < gemmSplitThreshold { return 1 }
+    return max(1, min(threadCount(), g.batch))
+}
+
+/// Runs `body(thread, samples)` for `threads` contiguous chunks of `0..<batch`.
+@inline(__always)
+private func forEachChunk(_ batch: Int, threads: Int, _ body: (Int, Range<Int>) -> Void) {
+    if threads <= 1 { body(0, 0..<batch); return }
+    withoutActuallyEscaping(body) { body in
+        let shared = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            shared.value(t, (batch * t / threads)..<(batch * (t + 1) / threads))
+        }
+    }
+}
+
+
+/// What one convolution needs per call: its kernel taps and the output rows per im2col band.
+private struct ConvPlan {
+    let g: Conv2dGeometry
+    let taps: [Patches.Tap]
+    /// Output rows per im2col band: at most `bandBytes` of patches (at least one row).
+    let band: Int
+
+    init(_ g: Conv2dGeometry) {
+        self.g = g
+        taps = Patches.taps(g)
+        let rowBytes = g.patchSize * g.outWidth * 4
+        let bands = Swift.max(1, (rowBytes * g.outHeight + bandBytes - 1) / bandBytes)
+        band = Swift.max(1, (g.outHeight + bands - 1) / bands)
+    }
+
+    /// Elements of the scratch buffer `forward`, `weightGradient` and `inputGradient` need: one
+    /// band of patches, then (stride 2 across) one group's input with its columns split.
+    var scratchCount: Int { g.isPointwise ? 0 : patchCount + (split ? splitCount : 0) }
+    private var patchCount: Int { g.patchSize * band * g.outWidth }
+    private var splitCount: Int { g.groupInChannels * g.height * g.width }
+    /// At stride 2 across, patches are read from a copy of the input whose rows hold the even
+    /// columns, then the odd ones: every tap then copies contiguous runs (measured 2× faster
+    /// than gathering every other element for 16 → 32 channels of 32×32).
+    private var split: Bool { g.stride.w == 2 }
+
+    /// Output bands: `(rows, first column)`.
+    var bands: StrideTo<Int> { stride(from: 0, to: g.outHeight, by: band) }
+    func rows(_ oy: Int) -> Range<Int> { oy..<Swift.min(oy + band, g.outHeight) }
+
+    /// `out = W · patches(x) + beta·out` for one sample, every group.
+    func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                 beta: Float, scratch: UnsafeMutablePointer<Float>?) {
+        let (coutG, k, p, ow) = (g.groupOutChannels, g.patchSize, g.outPlane, g.outWidth)
+        taps.withUnsafeBufferPointer { taps in
+            for grp in 0..<g.groups {
+                let xg = x + grp * g.groupInChannels * g.height * g.width
+                let wg = w + grp * coutG * k, og = out + grp * coutG * p
+                guard let scratch, !g.isPointwise else {
+                    tiledSgemm(m: coutG, n: p, k: k, wg, lda: k, xg, ldb: p, beta: beta, og, ldc: p)
+                    continue
+                }
+                let source = splitInput(xg, scratch)
+                for oy in bands {
+                    let rows = rows(oy), cols = rows.count * ow
+                    Patches.build(source, into: scratch, g, taps, band: rows, split: split)
+                    tiledSgemm(m: coutG, n: cols, k: k, wg, lda: k, scratch, ldb: cols, beta: beta, og + oy * ow, ldc: p)
+                }
+            }
+        }
+    }
+
+    /// `dWᵀ = patches(x) · dyᵀ` (`+ dWᵀ` when `accumulate`) for one sample; `dWᵀ` is
+    /// `[groups][K][Cout/groups]`. `dyT` is scratch for one group's `dyᵀ` (`P · Cout/groups`).
+    ///
+    /// NOTE: `dy` is transposed first (`cblas_somatcopy`, ~2 µs for 16×1024) so that the product is
+    /// a plain NN one, tiled along its reduction axis to run on OpenBLAS's small kernels: measured
+    /// 107–117 GFLOP/s on one core against 73–99 for `patches · dyᵀ` with the transpose flag.
+    func weightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dwT: UnsafeMutablePointer<Float>,
+                        accumulate: Bool, scratch: UnsafeMutablePointer<Float>?, dyT: UnsafeMutablePointer<Float>) {
+        let (coutG, k, p, ow) = (g.groupOutChannels, g.patchSize, g.outPlane, g.outWidth)
+        let tile = smallProduct / Swift.max(k * coutG, 1)
+        taps.withUnsafeBufferPointer { taps in
+            for grp in 0..<g.groups {
+                let xg = x + grp * g.groupInChannels * g.height * g.width
+                let dyg = dy + grp * coutG * p, dwg = dwT + grp * k * coutG
+                if tile >= 16 {
+                    cblas_somatcopy(CblasRowMajor, CblasTrans, Int32(coutG), Int32(p), 1, dyg, Int32(p), dyT, Int32(coutG))
+                }
+                // dWᵀ (+)= a[K, cols] · dyᵀ[columns `first ..< first + cols`]
+                func accumulateBand(_ a: UnsafePointer<Float>, lda: Int, first: Int, cols: Int) {
+                    guard tile >= 16 else {
+                        sgemm(false, true, m: k, n: coutG, k: cols, a, lda: lda, dyg + first, ldb: p,
+                              beta: accumulate || first > 0 ? 1 : 0, dwg, ldc: coutG)
+                        return
+                    }
+                    for j in stride(from: 0, to: cols, by: tile) {
+                        sgemm(false, false, m: k, n: coutG, k: Swift.min(tile, cols - j), a + j, lda: lda,
+                              dyT + (first + j) * coutG, ldb: coutG, beta: accumulate || first + j > 0 ? 1 : 0,
+                              dwg, ldc: coutG)
+                    }
+                }
+                guard let scratch, !g.isPointwise else {
+                    accumulateBand(xg, lda: p, first: 0, cols: p)
+                    continue
+                }
+                let source = splitInput(xg, scratch)
+                for oy in bands {
+                    let rows = rows(oy), cols = rows.count * ow
+                    Patches.build(source, into: scratch, g, taps, band: rows, split: split)
+                    accumulateBand(scratch, lda: cols, first: oy * ow, cols: cols)
+                }
+            }
+        }
+    }
+
+    /// One group's input `x`, or (stride 2 across) its copy with split columns in `scratch`.
+    private func splitInput(_ x: UnsafePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        guard split else { return x }
+        Patches.splitColumns(x, into: scratch + patchCount, rows: g.groupInChannels * g.height, width: g.width)
+        return UnsafePointer(scratch + patchCount)
+    }
+
+    /// `dx = col2im(Wᵀ·dy)` for one sample, with `wT` `[groups][K][Cout/groups]`; overwrites `dx`.
+    func inputGradient(_ dy: UnsafePointer<Float>, _ wT: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                       scratch: UnsafeMutablePointer<Float>) {
+        let (coutG, k, p, ow) = (g.groupOutChannels, g.patchSize, g.outPlane, g.outWidth)
+        let groupSize = g.groupInChannels * g.height * g.width
+        taps.withUnsafeBufferPointer { taps in
+            for grp in 0..<g.groups {
+                let dyg = dy + grp * coutG * p, wtg = wT + grp * k * coutG
+                let dxg = dx + grp * groupSize
+                // Accumulate into dx directly, or into split columns merged into dx after.
+                let target = split ? scratch + patchCount : dxg
+                target.update(repeating: 0, count: groupSize)
+                for oy in bands {
+                    let rows = rows(oy), cols = rows.count * ow
+                    tiledSgemm(m: k, n: cols, k: coutG, wtg, lda: coutG, dyg + oy * ow, ldb: p, beta: 0, scratch, ldc: cols)
+                    Patches.accumulate(scratch, into: target, g, taps, band: rows, split: split)
+                }
+                if split { Patches.mergeColumns(target, into: dxg, rows: g.groupInChannels * g.height, width: g.width) }
+            }
+        }
+    }
+}
+
+/// Bytes of patches per im2col band (see `ConvPlan`).
+private let bandBytes = 256 << 10
+
+/// The convolution whose output is the input gradient of stride-1 `g`: over `dy` with the flipped,
+/// transposed kernel and padding `d·(k − 1) − p`; nil when that padding would be negative, or
+/// when col2im measures faster.
+///
+/// NOTE: with few output channels the col2im product `Wᵀ·dy` reduces over only Cout/groups
+/// terms and runs poorly (16 → 16 channels of 32×32: 68 vs 73 GFLOP/s for the whole backward
+/// pass this way); from 32 output channels on col2im was as fast or faster (32 → 64 of 26×26:
+/// 85 vs 76), the transposed problem's patches being larger there.
+private func transposedGeometry(_ g: Conv2dGeometry) -> Conv2dGeometry? {
+    guard g.stride == (1, 1), g.groupOutChannels < 32 else { return nil }
+    let ph = g.dilation.h * (g.kernelHeight - 1) - g.padding.h, pw = g.dilation.w * (g.kernelWidth - 1) - g.padding.w
+    guard ph >= 0 && pw >= 0 else { return nil }
+    return Conv2dGeometry(batch: g.batch, inChannels: g.outChannels, height: g.outHeight, width: g.outWidth,
+                          outChannels: g.inChannels, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                          stride: (1, 1), padding: (ph, pw), dilation: (g.dilation.h, g.dilation.w), groups: g.groups)
+}
+
+extension CPUBackend {
+    package func conv2d(_ x: StridedView, weight: StridedView, bias: StridedView?, _ g: Conv2dGeometry,
+                        into out: Storage) {
+        let px = x.start, pw = weight.start, pb = bias?.start, po = out.pointer
+        let inSample = g.inChannels * g.height * g.width, outSample = g.outChannels * g.outPlane
+        let plan = ConvPlan(g)
+        forEachChunk(g.batch, threads: batchThreads(g)) { _, samples in
+            guard !samples.isEmpty else { return }
+            let scratch = plan.scratchCount == 0 ? nil : Storage(count: plan.scratchCount)
+            withExtendedLifetime(scratch) {
+                for n in samples {
+                    let on = po + n * outSample
+                    if let pb {
+                        for co in 0..<g.outChannels { (on + co * g.outPlane).update(repeating: pb[co], count: g.outPlane) }
+                    }
+                    plan.forward(px + n * inSample, pw, on, beta: pb == nil ? 0 : 1, scratch: scratch?.pointer)
+                }
+            }
+        }
+    }
+
+    package func conv2dBackward(_ dy: StridedView, x: StridedView, weight: StridedView, _ g: Conv2dGeometry,
+                                dx: Storage?, dWeight: Storage?, dBias: Storage?) {
+        let pdy = dy.start, px = x.start, pw = weight.start
+        let (cinG, coutG, k, p) = (g.groupInChannels, g.groupOutChannels, g.patchSize, g.outPlane)
+        let inSample = g.inChannels * g.height * g.width, outSample = g.outChannels * p
+        let threads = batchThreads(g)
+        let plan = ConvPlan(g)
+        // dx: a forward convolution of dy at stride 1 (its plan and flipped kernel
+        // [Cin][Cout/groups][kh][kw]), else col2im of Wᵀ·dy (Wᵀ as [groups][K][Cout/groups]).
+        let transposed = dx == nil ? nil : transposedGeometry(g).map(ConvPlan.init)
+        let weightForDx = dx == nil ? nil : Storage(count: g.outChannels * k)
+        if let wx = weightForDx?.pointer {
+            let (kh, kw) = (g.kernelHeight, g.kernelWidth)
+            for grp in 0..<g.groups {
+                for co in 0..<coutG {
+                    for ci in 0..<cinG {
+                        for ky in 0..<kh {
+                            for kx in 0..<kw {
+                                let value = pw[(((grp * coutG + co) * cinG + ci) * kh + ky) * kw + kx]
+                                if transposed != nil {
+                                    wx[(((grp * cinG + ci) * coutG + co) * kh + kh - 1 - ky) * kw + kw - 1 - kx] = value
+                                } else {
+                                    wx[(grp * k + (ci * kh + ky) * kw + kx) * coutG + co] = value
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Per-thread partial sums: dWᵀ per group ([groups][K][Cout/g]) and the bias gradient.
+        let weightParts = dWeight == nil ? [] : (0..<threads).map { _ in Storage(count: g.groups * k * coutG) }
+        let biasParts = dBias == nil ? [] : (0..<threads).map { _ in Storage(count: g.outChannels) }
+        let parts = UncheckedSendable((weightParts.map(\.pointer), biasParts.map(\.pointer)))
+        let pdx = dx?.pointer, pwx = weightForDx.map { UnsafePointer($0.pointer) }
+        let scratchCount = Swift.max(dWeight == nil && transposed != nil ? 0 : plan.scratchCount,
+                                     transposed?.scratchCount ?? 0)
+        forEachChunk(g.batch, threads: threads) { t, samples in
+            guard !samples.isEmpty else { return }
+            let dwT = parts.value.0.isEmpty ? nil : parts.value.0[t]
+            let db = parts.value.1.isEmpty ? nil : parts.value.1[t]
+            db?.update(repeating: 0, count: g.outChannels)
+            let scratch = scratchCount == 0 ? nil : Storage(count: scratchCount)
+            let dyT = dwT == nil ? nil : Storage(count: p * coutG)
+            withExtendedLifetime((scratch, dyT)) {
+                for n in samples {
+                    let dyn = pdy + n * outSample
+                    if let db {
+                        for co in 0..<g.outChannels { db[co] += rowSum(dyn + co * p, p, stride: 1) }
+                    }
+                    if let dwT {
+                        plan.weightGradient(px + n * inSample, dyn, dwT, accumulate: n > samples.lowerBound,
+                                            scratch: scratch?.pointer, dyT: dyT!.pointer)
+                    }
+                    if let pdx, let pwx {
+                        if let transposed {
+                            transposed.forward(dyn, pwx, pdx + n * inSample, beta: 0, scratch: scratch?.pointer)
+                        } else {
+                            plan.inputGradient(dyn, pwx, pdx + n * inSample, scratch: scratch!.pointer)
+                        }
+                    }
+                }
+            }
+        }
+        // Sum the partials in thread order (deterministic for a given thread count).
+        if let dWeight {
+            let dst = dWeight.pointer
+            for grp in 0..<g.groups {
+                for co in 0..<coutG {
+                    let row = dst + (grp * coutG + co) * k
+                    for kk in 0..<k {
+                        var s: Float = 0
+                        for part in weightParts { s += part.pointer[(grp * k + kk) * coutG + co] }
+                        row[kk] = s
+                    }
+                }
+            }
+        }
+        if let dBias {
+            let dst = dBias.pointer
+            for co in 0..<g.outChannels {
+                var s: Float = 0
+                for part in biasParts { s += part.pointer[co] }
+                dst[co] = s
+            }
+        }
+    }
+}
