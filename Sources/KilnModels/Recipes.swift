@@ -56,10 +56,12 @@ public enum TrainableModel: String, CaseIterable, Sendable {
             return Recipe(dataset: self == .mnistMLP ? .mnist : .fashionMNIST, summary: mlpSummary,
                           batchSize: 128, learningRate: 1e-3, optimizer: .adam, layout: .flat) { g, _ in makeMLP(generator: g) }
         case .mnistCNN, .fashionCNN:
-            // PyTorch's example: Adadelta lr 1.0 with the rate ×0.7 after every epoch.
+            // Adam with a one-cycle rate (warm-up, then cosine to 0): 99.0% after 2 epochs. PyTorch's
+            // own recipe (`--optimizer adadelta --lr 1 --schedule step`) reaches 98.7% after 2 epochs,
+            // in Kiln and in PyTorch alike (Benchmarks/peers/mnist_cnn_torch.py).
             return Recipe(dataset: self == .mnistCNN ? .mnist : .fashionMNIST, summary: cnnSummary,
-                          batchSize: 64, learningRate: 1.0, optimizer: .adadelta, layout: .shaped,
-                          schedule: .step
+                          batchSize: 64, learningRate: 5e-3, optimizer: .adam, layout: .shaped,
+                          schedule: .onecycle
             ) { g, d in MNISTConvNet(channels: d.channels, generator: g) }
         case .resnet20:
             // SGD with momentum and weight decay, the rate following a cosine over the whole run.
@@ -121,6 +123,8 @@ public enum ScheduleKind: String, Sendable, CaseIterable {
     case step
     /// A cosine from the base rate down to 0 over the whole run.
     case cosine
+    /// A linear warm-up over the first 10% of the steps, then a cosine down to 0 (one cycle).
+    case onecycle
 
     /// The schedule for a run of `epochs` epochs of `stepsPerEpoch` steps from `learningRate`.
     public func make(learningRate: Float, stepsPerEpoch: Int, epochs: Int) -> (any LRSchedule)? {
@@ -128,6 +132,9 @@ public enum ScheduleKind: String, Sendable, CaseIterable {
         case .constant: nil
         case .step: StepLR(baseLearningRate: learningRate, stepSize: stepsPerEpoch, gamma: 0.7)
         case .cosine: CosineAnnealing(baseLearningRate: learningRate, tMax: stepsPerEpoch * epochs)
+        case .onecycle:
+            LinearWarmup(warmupSteps: stepsPerEpoch * epochs / 10,
+                         then: CosineAnnealing(baseLearningRate: learningRate, tMax: stepsPerEpoch * epochs - stepsPerEpoch * epochs / 10))
         }
     }
 }
