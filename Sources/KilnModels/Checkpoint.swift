@@ -66,9 +66,11 @@ public struct CheckpointDirectory {
 
     /// Saves `state` as the checkpoint of `step`, replacing one of the same step, then removes
     /// all but the newest ``keep``. On failure the temporary directory is removed and the
-    /// existing checkpoints are untouched. Returns the checkpoint's directory.
+    /// existing checkpoints are untouched. `modelMetadata` goes into `model.safetensors`'s
+    /// `__metadata__` (e.g. what `kiln sample` needs). Returns the checkpoint's directory.
     @discardableResult
-    public func save(_ state: TrainingState, step: Int, trainer: JSONValue) throws(CheckpointError) -> String {
+    public func save(_ state: TrainingState, step: Int, trainer: JSONValue,
+                     modelMetadata: [String: String] = [:]) throws(CheckpointError) -> String {
         let fm = FileManager.default
         do {
             try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -88,7 +90,8 @@ public struct CheckpointDirectory {
         }
         do throws(CheckpointError) {
             if crash(.started) { throw .simulatedCrash(.started) }
-            let model = state.model.safeTensorsBytes(metadata: ["format": "pt", "kiln.step": String(step)])
+            let metadata = modelMetadata.merging(["format": "pt", "kiln.step": String(step)]) { $1 }
+            let model = state.model.safeTensorsBytes(metadata: metadata)
             try io { () throws(FileWriteError) in try writeFile(model, temp + "/model.safetensors") }
             if crash(.modelWritten) { throw .simulatedCrash(.modelWritten) }
             let optimizer = state.optimizer.saveState().safeTensorsBytes()
@@ -407,19 +410,19 @@ extension OptimizerState {
 /// Loads a model's weights from `path`: a `.safetensors` file, a checkpoint (`step-…` directory
 /// holding `model.safetensors`) or a checkpoint directory (its newest checkpoint). All or nothing.
 public func loadWeights(_ model: Module, from path: String) throws(CheckpointError) {
+    let file = try modelFile(at: path)
+    do { try model.loadSafeTensors(from: file) } catch { throw .file(error) }
+}
+
+/// The model file `path` names: `path` itself for a file, `path/model.safetensors` for a
+/// checkpoint, or the newest checkpoint's for a checkpoint directory.
+public func modelFile(at path: String) throws(CheckpointError) -> String {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
         throw .file(SafeTensorsError(file: path, reason: .unreadable("no such file or directory")))
     }
-    var file = path
-    if isDirectory.boolValue {
-        if FileManager.default.fileExists(atPath: path + "/model.safetensors") {
-            file = path + "/model.safetensors"
-        } else if let latest = CheckpointDirectory(path).latest() {
-            file = latest.path + "/model.safetensors"
-        } else {
-            throw .noCheckpoint(directory: path)
-        }
-    }
-    do { try model.loadSafeTensors(from: file) } catch { throw .file(error) }
+    guard isDirectory.boolValue else { return path }
+    if FileManager.default.fileExists(atPath: path + "/model.safetensors") { return path + "/model.safetensors" }
+    guard let latest = CheckpointDirectory(path).latest() else { throw .noCheckpoint(directory: path) }
+    return latest.path + "/model.safetensors"
 }

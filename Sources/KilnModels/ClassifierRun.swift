@@ -36,8 +36,9 @@ public struct RunOptions: Sendable {
 
 /// Why a training run stopped early.
 public enum TrainingError: Error, Equatable, CustomStringConvertible {
-    /// Step `step` (epoch, 1-based batch) had a non-finite loss or gradient; `parameter` is the
-    /// first parameter (in `namedParameters()` order) whose gradient was not finite.
+    /// Step `step` (epoch, 1-based batch; both 0 for runs without epochs) had a non-finite loss or
+    /// gradient; `parameter` is the first parameter (in `namedParameters()` order) whose gradient
+    /// was not finite.
     case nonFinite(step: Int, epoch: Int, batch: Int, loss: Float, parameter: String?)
     /// A checkpoint could not be saved or loaded.
     case checkpoint(CheckpointError)
@@ -48,7 +49,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .nonFinite(let step, let epoch, let batch, let loss, let parameter):
-            "step \(step) (epoch \(epoch), batch \(batch)): "
+            "step \(step)" + (epoch > 0 ? " (epoch \(epoch), batch \(batch))" : "") + ": "
                 + (parameter.map { "gradient of '\($0)' is not finite" + (loss.isFinite ? "" : " (loss \(loss))") }
                     ?? "loss is \(loss)")
                 + "; stopping (pass --skip-nonfinite to skip such steps)"

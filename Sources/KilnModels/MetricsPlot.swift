@@ -54,7 +54,8 @@ public struct MetricsRun: Sendable {
 
 /// An SVG figure of training curves for one or more runs: on the left the training loss
 /// (every logged step, faint, and an exponential moving average, solid) with the validation loss
-/// (dashed, dots at each evaluation); on the right the validation accuracy in percent. Runs are
+/// (dashed, dots at each evaluation); on the right the validation accuracy in percent (or, when no
+/// run logged an accuracy — language models — the validation loss). Runs are
 /// told apart by colour and named in a legend; axes carry ticks, labels and units. The loss axis
 /// is logarithmic when the losses span more than a factor of 20.
 public func metricsPlotSVG(_ runs: [MetricsRun], title: String = "Training curves") -> String {
@@ -89,7 +90,22 @@ public func metricsPlotSVG(_ runs: [MetricsRun], title: String = "Training curve
         svg.dots(left, xAxis, yLoss, validation, color: color)
     }
 
-    // Accuracy panel.
+    // Accuracy panel, or validation loss for runs without accuracy (language models).
+    if runs.allSatisfy({ $0.accuracy.isEmpty }) && runs.contains(where: { !$0.validationLoss.isEmpty }) {
+        let values = runs.flatMap { $0.validationLoss.map(\.value) }.filter(\.isFinite)
+        let low = values.min() ?? 0, high = values.max() ?? 1, span = max(high - low, 1e-3)
+        let y = Axis(range: max(0, low - 0.1 * span)...(high + 0.1 * span), logarithmic: false)
+        svg.panel(right, x: xAxis, y: y, title: "Validation loss", xLabel: "training step", yLabel: "cross-entropy (nats)")
+        for (i, run) in runs.enumerated() {
+            let points = run.validationLoss.map { (Double($0.step), $0.value) }
+            svg.polyline(right, xAxis, y, points, color: palette[i % palette.count], width: 2)
+            svg.dots(right, xAxis, y, points, color: palette[i % palette.count])
+        }
+        legend(&svg, runs, top: panelTop + panelHeight + 66, width: width) { run in
+            run.validationLoss.last.map { String(format: " (final validation loss %.4f)", $0.value) } ?? ""
+        }
+        return svg.finish()
+    }
     let accuracies = runs.flatMap { $0.accuracy.map { $0.value * 100 } }.filter(\.isFinite)
     let accuracyLow = accuracies.min() ?? 0, accuracyHigh = accuracies.max() ?? 100
     let span = max(accuracyHigh - accuracyLow, 1)
@@ -106,11 +122,19 @@ public func metricsPlotSVG(_ runs: [MetricsRun], title: String = "Training curve
                  anchor: "middle", color: "#888")
     }
 
-    // Legend: one entry per run (wrapping), then the line styles.
-    var x = 70.0, legendY = panelTop + panelHeight + 66
+    legend(&svg, runs, top: panelTop + panelHeight + 66, width: width) { run in
+        run.accuracy.last.map { String(format: " (final accuracy %.2f%%)", $0.value * 100) } ?? ""
+    }
+    return svg.finish()
+}
+
+/// One legend entry per run (wrapping), then the key to the line styles; sets the figure's height.
+private func legend(_ svg: inout SVG, _ runs: [MetricsRun], top: Double, width: Double,
+                    suffix: (MetricsRun) -> String) {
+    var x = 70.0, legendY = top
     for (i, run) in runs.enumerated() {
         let color = palette[i % palette.count]
-        let label = run.label + (run.accuracy.last.map { String(format: " (final accuracy %.2f%%)", $0.value * 100) } ?? "")
+        let label = run.label + suffix(run)
         let entryWidth = 44 + Double(label.count) * 6.8
         if x + entryWidth > width - 20 && x > 70 {
             x = 70
@@ -126,7 +150,6 @@ public func metricsPlotSVG(_ runs: [MetricsRun], title: String = "Training curve
     svg.line(420, keyY, 446, keyY, color: "#444", width: 1.6, dash: "6 4")
     svg.text(452, keyY + 4, "validation loss (dots: evaluations)", size: 11, color: "#444")
     svg.height = keyY + 16
-    return svg.finish()
 }
 
 // MARK: - Drawing

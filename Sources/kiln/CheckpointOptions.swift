@@ -76,6 +76,47 @@ struct CheckpointOptions: ParsableArguments {
     }
 }
 
+extension CheckpointOptions {
+    /// Trains a language model as `LanguageModelTrainer.fit` does, as a `LanguageModelRun` with
+    /// these options; checkpoints carry the model's kind and vocabulary, so `kiln sample --model`
+    /// reads them. `--save-model` writes the same kind of file as `--save`.
+    func trainLanguageModel(_ trainer: LanguageModelTrainer, kind: LanguageModelKind, vocabulary: CharVocabulary,
+                            seed: UInt64, steps: Int, evalEvery: Int, evalBatches: Int,
+                            onReport: (LanguageModelReport) -> Void) throws -> [LanguageModelReport] {
+        if let initFrom {
+            try loadWeights(trainer.model, from: initFrom)
+            print("initial weights from \(initFrom)")
+        }
+        let options = RunOptions(checkpointDirectory: checkpointDir, checkpointEvery: checkpointEvery, keep: keep,
+                                 resume: resume, logPath: log, logEvery: logEvery, skipNonFinite: skipNonfinite)
+        let symbols = vocabulary.symbols.map { String($0.value) }.joined(separator: ",")
+        let identity: [(String, String)] = [
+            ("model", kind.rawValue), ("vocabulary", symbols), ("train_symbols", String(trainer.data.train.count)),
+            ("batch_size", String(trainer.batchSize)), ("context_length", String(trainer.contextLength)),
+            ("learning_rate", "\(trainer.optimizer.learningRate)"), ("seed", String(seed)), ("steps", String(steps)),
+        ]
+        let run = LanguageModelRun(trainer: trainer, steps: steps, evalEvery: evalEvery, evalBatches: evalBatches,
+                                   options: options, identity: identity,
+                                   modelMetadata: ["kiln.model": kind.rawValue, "kiln.vocabulary": symbols])
+        if var directory = run.checkpoints {
+            directory.faultInjection = failpoint()
+            run.checkpoints = directory
+            if resume {
+                print(directory.latest().map { "resuming from \($0.path)" } ?? "no checkpoint in \(directory.path) yet: starting a fresh run")
+            }
+        }
+        let reports = try run.run(onReport: onReport)
+        if run.skippedSteps > 0 { print("\(run.skippedSteps) step(s) skipped: non-finite loss or gradients") }
+        if let latest = run.checkpoints?.latest() { print("checkpoint \(latest.path) (kiln sample --model \(latest.path))") }
+        if let log { print("metrics log \(log)") }
+        if let saveModel {
+            try LanguageModelFile.save(trainer.model, kind: kind, vocabulary: vocabulary, to: saveModel)
+            print("weights saved to \(saveModel)")
+        }
+        return reports
+    }
+}
+
 /// For tests of crash safety: `KILN_CHECKPOINT_FAILPOINT=PHASE:STEP` (e.g. `filesWritten:40`) kills
 /// the process with SIGKILL at that phase of the checkpoint save of that step.
 private func failpoint() -> (@Sendable (CheckpointWritePhase, Int) -> Bool)? {

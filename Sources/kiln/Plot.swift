@@ -34,7 +34,7 @@ struct Plot: ParsableCommand {
                 throw ValidationError("\(path): no step or evaluation records (is it a kiln train --log file?)")
             }
             if run.skippedLines > 0 { print("\(path): \(run.skippedLines) line(s) that are not JSON skipped") }
-            print("\(path): \(run.steps.count) steps, \(run.accuracy.count) evaluations")
+            print("\(path): \(run.steps.count) steps, \(max(run.accuracy.count, run.validationLoss.count)) evaluations")
             runs.append(run)
         }
         try writeFileAtomically(Array(metricsPlotSVG(runs, title: title).utf8), to: output)

@@ -6,7 +6,7 @@ struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate text from a character-level model saved by `kiln train char-gpt|char-lstm --save FILE`.")
 
-    @Option(help: "The model file (safetensors with Kiln's metadata).")
+    @Option(help: "The model file (safetensors with Kiln's metadata), a checkpoint, or a checkpoint directory (its newest).")
     var model: String
 
     @Option(help: "Text to continue (every symbol must be in the model's vocabulary).")
@@ -35,7 +35,7 @@ struct Sample: ParsableCommand {
 
     func run() throws {
         setThreadCount(compute.threads)
-        let file = try LanguageModelFile(contentsOf: model)
+        let file = try LanguageModelFile(contentsOf: modelFile(at: model))  // a file or a checkpoint (directory)
         guard let tokens = file.vocabulary.encode(prompt) else {
             let c = file.vocabulary.firstUnknown(in: prompt)!
             throw ValidationError("--prompt: symbol \(String(reflecting: String(c))) is not in the model's vocabulary of \(file.vocabulary.count) symbols")

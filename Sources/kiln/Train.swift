@@ -46,7 +46,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var compute: ComputeOptions
 
-    @OptionGroup(title: "Checkpoints and logs (classifiers)") var checkpointing: CheckpointOptions
+    @OptionGroup(title: "Checkpoints and logs") var checkpointing: CheckpointOptions
 
     func validate() throws {
         guard case .classifier(let model) = modelName else { return try language.validate() }
@@ -69,7 +69,7 @@ struct Train: ParsableCommand {
         case .classifier(let m): model = m
         case .language(let kind):
             return try trainLanguageModel(kind, options: language, batchSize: batchSize, lr: lr, seed: seed,
-                                          dataDir: dataDir, report: report)
+                                          dataDir: dataDir, report: report, checkpointing: checkpointing)
         }
         let recipe = model.recipe
         let config = TrainingConfig(

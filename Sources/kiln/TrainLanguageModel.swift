@@ -39,7 +39,7 @@ struct LanguageModelOptions: ParsableArguments {
 /// `kiln train char-gpt|char-lstm`: trains on random windows of a text, reports losses, bits per
 /// character and tokens/s every `--eval-every` steps, and prints a generated sample.
 func trainLanguageModel(_ kind: LanguageModelKind, options: LanguageModelOptions, batchSize: Int?, lr: Float?,
-                        seed: UInt64, dataDir: String, report: String?) throws {
+                        seed: UInt64, dataDir: String, report: String?, checkpointing: CheckpointOptions) throws {
     let path = options.text ?? (dataDir as NSString).appendingPathComponent("shakespeare/shakespeare.txt")
     let data = try CharTextDataset.load(file: URL(fileURLWithPath: path), maxCharacters: options.maxChars)
     let batch = batchSize ?? kind.batchSize, context = kind.contextLength
@@ -54,7 +54,9 @@ func trainLanguageModel(_ kind: LanguageModelKind, options: LanguageModelOptions
     print("\(kind.rawValue): \(kind.summary); \(model.parameterCount) parameters")
     print("text \(path): \(data.train.count) train / \(data.validation.count) validation symbols, vocabulary \(data.vocabulary.count)")
     print("lr \(optimizer.learningRate), batch \(batch) × \(context), \(options.steps) steps, seed \(seed), threads \(threadCount())")
-    let reports = trainer.fit(steps: options.steps, evalEvery: options.evalEvery, evalBatches: options.evalBatches) { r in
+    let reports = try checkpointing.trainLanguageModel(trainer, kind: kind, vocabulary: data.vocabulary, seed: seed,
+                                                       steps: options.steps, evalEvery: options.evalEvery,
+                                                       evalBatches: options.evalBatches) { r in
         print(String(format: "step %5d  train loss %.4f  val loss %.4f (%.3f bits/char)  %7.0f tokens/s  %6.1fs",
                      r.step, r.trainLoss, r.validationLoss, r.validationBitsPerCharacter, r.tokensPerSecond, r.elapsed))
         fflush(nil)
