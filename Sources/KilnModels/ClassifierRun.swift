@@ -101,6 +101,9 @@ public final class ClassifierRun {
     public var checkpoints: CheckpointDirectory?
     /// Called after every step.
     public var onStep: ((StepRecord) -> Void)?
+    /// The generators a checkpoint saves and restores; nil (the default) for
+    /// `RandomGenerator.global` and every generator the model holds.
+    public var generators: [(String, RandomGenerator)]?
     /// Steps skipped because of non-finite values (with ``RunOptions/skipNonFinite``).
     public private(set) var skippedSteps = 0
     /// The checkpoint the run resumed from, if it did.
@@ -145,7 +148,8 @@ public final class ClassifierRun {
             guard let optimizer = trainer.optimizer as? any CheckpointableOptimizer else {
                 throw .checkpoint(.notCheckpointable("\(type(of: trainer.optimizer))"))
             }
-            state = TrainingState(model: model, optimizer: optimizer)
+            state = generators.map { TrainingState(model: model, optimizer: optimizer, generators: $0) }
+                ?? TrainingState(model: model, optimizer: optimizer)
         }
         var position = Position()
         var logBytes: Int?

@@ -32,6 +32,9 @@ public final class LanguageModelRun {
     public var checkpoints: CheckpointDirectory?
     /// Called after every step.
     public var onStep: ((StepRecord) -> Void)?
+    /// The generators a checkpoint saves and restores; nil (the default) for
+    /// `RandomGenerator.global`, every generator the model holds and the trainer's window generator.
+    public var generators: [(String, RandomGenerator)]?
     /// Steps skipped because of non-finite values.
     public private(set) var skippedSteps = 0
     /// The checkpoint the run resumed from, if it did.
@@ -71,9 +74,13 @@ public final class LanguageModelRun {
             guard let optimizer = trainer.optimizer as? any CheckpointableOptimizer else {
                 throw .checkpoint(.notCheckpointable("\(type(of: trainer.optimizer))"))
             }
-            var s = TrainingState(model: model, optimizer: optimizer)
-            s.generators.append(("windows", trainer.generator))
-            state = s
+            if let generators {
+                state = TrainingState(model: model, optimizer: optimizer, generators: generators)
+            } else {
+                var s = TrainingState(model: model, optimizer: optimizer)
+                s.generators.append(("windows", trainer.generator))
+                state = s
+            }
         }
         var progress = Progress()
         var logBytes: Int?

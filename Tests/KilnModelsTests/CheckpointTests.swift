@@ -23,8 +23,12 @@ private func makeRun(_ data: (train: LabeledDataset, test: LabeledDataset), opti
     let optimizer = Adam(model.parameters(), learningRate: 3e-3)
     let trainer = ClassifierTrainer(model: model, optimizer: optimizer, batchSize: batchSize, seed: seed,
                                     schedule: CosineAnnealing(baseLearningRate: 3e-3, tMax: 94))
-    return ClassifierRun(trainer: trainer, train: data.train, test: data.test, epochs: epochs, options: options,
-                         identity: [("model", "digits-mlp"), ("batch_size", String(batchSize))])
+    let run = ClassifierRun(trainer: trainer, train: data.train, test: data.test, epochs: epochs, options: options,
+                            identity: [("model", "digits-mlp"), ("batch_size", String(batchSize))])
+    // Only the model's own generator: tests running in parallel draw from the global one. (The
+    // default, global included, is what `KillResumeTests` exercises in a separate process.)
+    run.generators = model.namedRandomGenerators()
+    return run
 }
 
 private func temporaryDirectory(_ name: String) -> String {
@@ -200,7 +204,8 @@ private final class Counter: @unchecked Sendable {
 
         func expectRefusal(_ run: ClassifierRun, _ check: (TrainingError) -> Bool) {
             let before = parameterBits(run)
-            let global = RandomGenerator.global.snapshot
+            let dropout = run.trainer.model.namedRandomGenerators()[0].1
+            let stream = dropout.snapshot
             do {
                 _ = try run.run()
                 Issue.record("resumed from a bad checkpoint")
@@ -208,7 +213,7 @@ private final class Counter: @unchecked Sendable {
                 #expect(check(error), "\(error)")
             }
             #expect(parameterBits(run) == before)
-            #expect(RandomGenerator.global.snapshot == global)
+            #expect(dropout.snapshot == stream)
             #expect(run.trainer.stepCount == 0)
         }
         let resume = RunOptions(checkpointDirectory: directory, checkpointEvery: 10, resume: true)
@@ -330,4 +335,32 @@ private final class Counter: @unchecked Sendable {
         #expect(svg.components(separatedBy: "<polyline").count - 1 == 8)
         #expect(!svg.contains("nan") && !svg.contains("inf"))
     }
+}
+
+/// Batch norm's running statistics are buffers: a resumed run must restore them too.
+@Test func resumingRestoresBatchNormBuffers() throws {
+    let data = try digits()
+    func run(_ options: RunOptions) -> ClassifierRun {
+        let g = RandomGenerator(seed: 4)
+        let model = Sequential(Linear(64, 32, generator: g), BatchNorm1d(32), ReLU(), Dropout(0.1, generator: g),
+                               Linear(32, 10, generator: g))
+        let trainer = ClassifierTrainer(model: model, optimizer: SGD(model.parameters(), learningRate: 0.05, momentum: 0.9),
+                                        batchSize: 50, seed: 4)
+        let run = ClassifierRun(trainer: trainer, train: data.train, test: data.test, epochs: 1, options: options)
+        run.generators = [("dropout", g)]
+        return run
+    }
+    let reference = run(RunOptions())
+    let expected = try reference.run()
+    let directory = temporaryDirectory("bn")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let options = RunOptions(checkpointDirectory: directory, checkpointEvery: 10, resume: true)
+    let first = run(options)
+    first.checkpoints?.faultInjection = { phase, step in phase == .started && step == 30 }
+    #expect(throws: TrainingError.self) { try first.run() }
+    let second = run(options)
+    let reports = try second.run()
+    #expect(second.resumedFrom?.step == 20)
+    #expect(reports.map(\.testLoss) == expected.map(\.testLoss))
+    #expect(second.trainer.model.stateDict().map { $0.1.scalars } == reference.trainer.model.stateDict().map { $0.1.scalars })
 }

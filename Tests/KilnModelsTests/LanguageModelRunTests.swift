@@ -10,14 +10,16 @@ private let corpus = String(repeating: "to be, or not to be, that is the questio
 /// A fresh "process": a tiny GPT, AdamW in two groups (as the reference recipe), windows seeded.
 private func makeRun(_ options: RunOptions, steps: Int = 24) -> LanguageModelRun {
     let data = CharTextDataset(text: corpus)
-    RandomGenerator.global.reseed(3)
     let model = GPT(GPTConfig(vocabularySize: data.vocabulary.count, contextLength: 16, layers: 1, heads: 2, width: 16),
-                    generator: .global)
+                    generator: RandomGenerator(seed: 3))
     let optimizer = LanguageModelKind.charGPT.makeOptimizer(model, learningRate: 3e-3)
     let trainer = LanguageModelTrainer(model: model, optimizer: optimizer, data: data, batchSize: 4, contextLength: 16, seed: 3)
-    return LanguageModelRun(trainer: trainer, steps: steps, evalEvery: 5, evalBatches: 2,
-                            schedule: CosineAnnealing(baseLearningRate: 3e-3, tMax: 24), options: options,
-                            identity: [("model", "tiny-gpt")], modelMetadata: ["kiln.model": "char-gpt"])
+    let run = LanguageModelRun(trainer: trainer, steps: steps, evalEvery: 5, evalBatches: 2,
+                               schedule: CosineAnnealing(baseLearningRate: 3e-3, tMax: 24), options: options,
+                               identity: [("model", "tiny-gpt")], modelMetadata: ["kiln.model": "char-gpt"])
+    // The window generator and the model's own (not the global one, which parallel tests use).
+    run.generators = [("windows", trainer.generator)] + model.namedRandomGenerators()
+    return run
 }
 
 private func directory(_ name: String) -> String {
