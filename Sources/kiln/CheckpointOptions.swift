@@ -79,7 +79,7 @@ struct CheckpointOptions: ParsableArguments {
 extension CheckpointOptions {
     /// Trains a language model as `LanguageModelTrainer.fit` does, as a `LanguageModelRun` with
     /// these options; checkpoints carry the model's kind and vocabulary, so `kiln sample --model`
-    /// reads them. `--save-model` writes the same kind of file as `--save`.
+    /// reads them. `--save-model` writes the model with its kind and vocabulary, for `kiln sample`.
     func trainLanguageModel(_ trainer: LanguageModelTrainer, kind: LanguageModelKind, vocabulary: CharVocabulary,
                             seed: UInt64, steps: Int, evalEvery: Int, evalBatches: Int,
                             onReport: (LanguageModelReport) -> Void) throws -> [LanguageModelReport] {

@@ -4,7 +4,7 @@ import KilnModels
 
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate text from a character-level model saved by `kiln train char-gpt|char-lstm --save FILE`.")
+        abstract: "Generate text from a character-level model saved by `kiln train char-gpt|char-lstm --save-model FILE` or a checkpoint.")
 
     @Option(help: "The model file (safetensors with Kiln's metadata), a checkpoint, or a checkpoint directory (its newest).")
     var model: String

@@ -24,9 +24,6 @@ struct LanguageModelOptions: ParsableArguments {
     @Option(help: "Symbols to generate after training (0 for none).")
     var sampleLength: Int = 300
 
-    @Option(help: "Save the trained model with its vocabulary to this safetensors file (for `kiln sample`).")
-    var save: String?
-
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
         guard evalEvery >= 1 else { throw ValidationError("--eval-every must be at least 1, got \(evalEvery)") }
@@ -67,10 +64,6 @@ func trainLanguageModel(_ kind: LanguageModelKind, options: LanguageModelOptions
                                 temperature: 0.8, generator: RandomGenerator(seed: seed))
         print("--- sample (temperature 0.8) ---")
         print(data.vocabulary.decode(sample))
-    }
-    if let save = options.save {
-        try LanguageModelFile.save(model, kind: kind, vocabulary: data.vocabulary, to: save)
-        print("model written to \(save) (kiln sample --model \(save))")
     }
     if let report, let last = reports.last {
         var o = JSONObject()
