@@ -173,23 +173,13 @@ enum Patches {
         }
     }
 
-    /// `dst[0..<n] = src[0..<n]`: SIMD moves for short runs (a `memmove` call costs more than
-    /// copying a 24-float image row), `memmove` for long ones.
+    /// `dst[0..<n] = src[0..<n]`.
+    ///
+    /// NOTE: `memmove` measured faster here than SIMD16 load/store loops, even for 24-float rows
+    /// (and 1.6× faster for 1,000-float runs).
     @inline(__always)
     static func copy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
-        if n >= 256 { dst.update(from: src, count: n); return }
-        var i = 0
-        while i + 16 <= n {
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self),
-                                                        as: SIMD16<Float>.self)
-            i += 16
-        }
-        while i + 4 <= n {
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD4<Float>.self),
-                                                        as: SIMD4<Float>.self)
-            i += 4
-        }
-        while i < n { dst[i] = src[i]; i += 1 }
+        dst.update(from: src, count: n)
     }
 
     /// Zeros `n` floats. The edges cut off at the image border are usually one or two columns:
