@@ -11,11 +11,14 @@ package final class Node {
     var grad: Tensor?
     let isLeaf: Bool
     var mark: UInt64 = 0
+    /// The op that made this node (its function's name), for the profiler.
+    let name: StaticString
 
-    init(inputs: [Node?], pullback: ((Tensor) -> [Tensor?])?) {
+    init(inputs: [Node?], pullback: ((Tensor) -> [Tensor?])?, name: StaticString = "leaf") {
         self.inputs = inputs
         self.pullback = pullback
         self.isLeaf = pullback == nil
+        self.name = name
     }
 }
 
@@ -54,10 +57,13 @@ extension Tensor {
 
     /// Wraps an op's output: records `pullback` in the graph when gradients are on and some input
     /// requires one. `pullback` maps the output's gradient to one gradient per input (nil = none).
-    package func recorded(from inputs: [Tensor], _ pullback: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+    /// `name` labels the op in profiles (by default the calling function's name).
+    package func recorded(from inputs: [Tensor], name: StaticString = #function,
+                          _ pullback: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        if Profiler.isEnabled { Profiler.forwardOp(name) }
         guard GradMode.enabled, inputs.contains(where: { $0.node != nil }) else { return self }
         var out = self
-        out.node = Node(inputs: inputs.map(\.node), pullback: pullback)
+        out.node = Node(inputs: inputs.map(\.node), pullback: pullback, name: name)
         return out
     }
 
@@ -70,10 +76,16 @@ extension Tensor {
         }
         let seed = gradient ?? Tensor.ones(shape)
         precondition(seed.shape == shape, "backward: gradient shape \(seed.shape) differs from \(shape)")
+        // Profiling: the time since the last forward op closes the forward phase; each pullback
+        // (with the gradient accumulation it causes) is one backward event under its op's name.
+        let profiling = Profiler.isEnabled
+        if profiling { Profiler.enter(.backward, closing: "(forward, after the last op)") }
+        defer { if profiling { Profiler.enter(.optimizer, closing: "(backward engine)") } }
         noGrad {
             let order = Tensor.topologicalOrder(root)
             // A leaf root keeps its own copy, as below: the caller may reuse `gradient`.
             root.grad = root.grad.map { $0 + seed } ?? (root.isLeaf ? seed.copied() : seed)
+            if profiling { Profiler.mark("(backward engine)") }
             for node in order.reversed() {
                 if node.isLeaf { continue }
                 guard let g = node.grad, let pullback = node.pullback else { continue }
@@ -96,6 +108,7 @@ extension Tensor {
                         input.grad = gi
                     }
                 }
+                if profiling { Profiler.mark(node.name.description) }
             }
         }
     }

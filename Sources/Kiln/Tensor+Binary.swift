@@ -20,8 +20,9 @@ extension Tensor {
     }
 
     /// Records a pullback on a freshly computed output (no node yet).
-    package func recordedReplacing(from inputs: [Tensor], _ pullback: @escaping (Tensor) -> [Tensor?]) -> Tensor {
-        detached().recorded(from: inputs, pullback)
+    package func recordedReplacing(from inputs: [Tensor], name: StaticString = #function,
+                                   _ pullback: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        detached().recorded(from: inputs, name: name, pullback)
     }
 
     /// Sums a broadcast gradient back to `target` shape: over leading axes and over size-1 axes.

@@ -2,12 +2,12 @@ import KilnCompute
 
 extension Tensor {
     /// Applies a unary kernel; backward uses the fused `unaryBackward` kernel with x and y saved.
-    package func unary(_ op: UnaryOp) -> Tensor {
+    package func unary(_ op: UnaryOp, name: StaticString = #function) -> Tensor {
         let out = empty(shape)
         backend.unary(op, view, into: out.storage)
         let x = detached()
         let y = out  // graph-free: `out` has no node yet, so saving it makes no cycle
-        return out.recorded(from: [self]) { dy in
+        return out.recorded(from: [self], name: name) { dy in
             let xc = x.contiguous(), dyc = dy.contiguous()
             let dx = dyc.empty(dyc.shape)
             dx.backend.unaryBackward(op, x: xc.view, y: y.view, dy: dyc.view, into: dx.storage)

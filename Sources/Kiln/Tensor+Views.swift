@@ -4,8 +4,9 @@ import KilnCompute
 // through the inverse view (or, for narrowing, into a zero tensor of the input's shape).
 
 extension Tensor {
-    package func withLayout(_ l: Layout, _ pullback: @escaping (Tensor) -> Tensor) -> Tensor {
-        Tensor(storage: storage, layout: l).recorded(from: [self]) { [pullback($0)] }
+    package func withLayout(_ l: Layout, name: StaticString = #function,
+                            _ pullback: @escaping (Tensor) -> Tensor) -> Tensor {
+        Tensor(storage: storage, layout: l).recorded(from: [self], name: name) { [pullback($0)] }
     }
 
     package func normalizedAxis(_ axis: Int, rank r: Int? = nil) -> Int {

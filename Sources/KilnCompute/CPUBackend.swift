@@ -50,6 +50,7 @@ package struct CPUBackend: Backend {
         _ = configureOpenBLAS
         let threads = openBLASThreads == nil ? threadCount() : 1
         let flops = 2 * p.m * p.n * p.k
+        if Profiler.isEnabled { Profiler.addFLOPs(Double(flops * p.batch)) }
         for i in 0..<p.batch {
             let a = p.a.pointer + p.aOffset + i * p.aBatchStride
             let b = p.b.pointer + p.bOffset + i * p.bBatchStride

@@ -23,12 +23,34 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object per workload instead of a table.")
     var json = false
 
+    @Option(help: "Device to run on: cpu (cuda is not in this build yet).")
+    var device: String = "cpu"
+
+    @Option(help: ArgumentHelp("Price of this machine per hour (e.g. 0.90): adds time and cost per epoch of each workload's dataset and per million samples or tokens.",
+                               valueName: "USD"))
+    var hourlyCost: Double?
+
+    @Flag(help: "Profile one workload's training step per op (forward, backward, optimizer) instead of timing it.")
+    var profile = false
+
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1, got \(b)") }
+        guard device == "cpu" else {
+            if device == "cuda" || device.hasPrefix("cuda:") {
+                throw ValidationError("--device \(device): no CUDA backend in this build; use --device cpu")
+            }
+            throw ValidationError("--device must be cpu or cuda, got '\(device)'")
+        }
+        if let c = hourlyCost, !(c >= 0 && c.isFinite) {
+            throw ValidationError("--hourly-cost must be a non-negative number of dollars per hour, got \(c)")
+        }
+        if profile && workloads.count != 1 {
+            throw ValidationError("--profile takes exactly one workload, e.g. kiln bench --profile mlp")
+        }
         for name in workloads where BenchWorkload.named(name) == nil {
             throw ValidationError("unknown workload '\(name)'; known: \(BenchWorkload.all.map(\.name).joined(separator: ", "))")
         }
@@ -37,6 +59,11 @@ struct Bench: ParsableCommand {
     func run() throws {
         setThreadCount(compute.threads)
         let selected = workloads.isEmpty ? BenchWorkload.all : workloads.compactMap(BenchWorkload.named)
+        if profile {
+            let p = profileBenchmark(selected[0], batchSize: batchSize, steps: min(steps, 20), warmup: warmup)
+            print(json ? profileJSON(p).description : formatProfile(p))
+            return
+        }
         let peak = Machine.measureSGEMMPeak()
         if !json {
             print("sgemm peak: \(formatNumber(peak, digits: 1)) GFLOP/s on \(threadCount()) thread(s) (2048³, best of 3)")
@@ -45,19 +72,26 @@ struct Bench: ParsableCommand {
         for workload in selected {
             let r = runBenchmark(workload, batchSize: batchSize, steps: steps, warmup: warmup, sgemmPeakGFLOPS: peak)
             if json {
-                print(benchJSON(r))
+                print(benchJSON(r, hourlyCost: hourlyCost))
             } else {
                 print(String(format: "%-9@  %5d  %9.0f %-9@  %7.2f [%.2f–%.2f]  %11.1f  %6.1f%%  %5.0f MB",
                              r.workload as NSString, r.batchSize, r.unitsPerSecond, "\(r.unit)/s" as NSString,
                              r.medianMilliseconds, r.stepMilliseconds(quantile: 0.1), r.stepMilliseconds(quantile: 0.9),
                              r.gflops, r.peakFraction * 100, Double(r.peakResidentBytes) / 1e6))
+                if let hourlyCost, let w = BenchWorkload.named(r.workload) {
+                    let epoch = TrainingCost(units: Double(w.epochUnits), unitsPerSecond: r.unitsPerSecond, hourlyCost: hourlyCost)
+                    let million = TrainingCost(units: 1e6, unitsPerSecond: r.unitsPerSecond, hourlyCost: hourlyCost)
+                    print(String(format: "           at $%.2f/h: epoch of %d %@ %.1f s $%.5f · per million %@ %.1f s $%.5f",
+                                 hourlyCost, w.epochUnits, r.unit as NSString, epoch.seconds, epoch.cost,
+                                 r.unit as NSString, million.seconds, million.cost))
+                }
             }
         }
     }
 }
 
 /// One benchmark result as the JSON object `kiln bench --json` prints.
-func benchJSON(_ r: BenchResult) -> JSONObject {
+func benchJSON(_ r: BenchResult, hourlyCost: Double? = nil) -> JSONObject {
     var o = JSONObject()
     o.add("workload", r.workload)
     o.add("unit", r.unit)
@@ -73,5 +107,63 @@ func benchJSON(_ r: BenchResult) -> JSONObject {
     o.add("sgemm_peak_gflops", r.sgemmPeakGFLOPS)
     o.add("peak_fraction", r.peakFraction)
     o.add("peak_rss_bytes", r.peakResidentBytes)
+    o.add("device", "cpu")
+    if let hourlyCost, let w = BenchWorkload.named(r.workload), r.unitsPerSecond > 0 {
+        let epoch = TrainingCost(units: Double(w.epochUnits), unitsPerSecond: r.unitsPerSecond, hourlyCost: hourlyCost)
+        let million = TrainingCost(units: 1e6, unitsPerSecond: r.unitsPerSecond, hourlyCost: hourlyCost)
+        o.add("hourly_cost_usd", hourlyCost)
+        o.add("epoch_units", w.epochUnits)
+        o.add("epoch_seconds", epoch.seconds)
+        o.add("epoch_cost_usd", epoch.cost)
+        o.add("seconds_per_million_\(r.unit)", million.seconds)
+        o.add("cost_per_million_\(r.unit)_usd", million.cost)
+    }
+    return o
+}
+
+/// A step profile as the table `kiln bench --profile` prints: one row per op and phase, the
+/// slowest first, with each row's share of the measured (profiled) step time.
+func formatProfile(_ p: StepProfile) -> String {
+    let step = p.stepSeconds
+    var lines = [String(format: "%@: per-op profile, mean of %d steps: step %.2f ms profiled (%.2f ms unprofiled median), rows add up to %.2f ms (%.1f%%)",
+                        p.workload as NSString, p.steps, step * 1000, p.unprofiledStepSeconds * 1000,
+                        p.attributedSeconds * 1000, p.attributedSeconds / step * 100)]
+    lines.append(padded("op", 41) + padded("phase", 10) + " calls   total ms   share  GFLOP/s")
+    for e in p.entries.sorted(by: { $0.seconds > $1.seconds }) {
+        let gflops = e.flops > 0 && e.seconds > 0 ? String(format: "%7.1f", e.flops / e.seconds / 1e9) : "      –"
+        lines.append(padded(String(e.name.prefix(40)), 41) + padded(e.phase.rawValue, 10)
+                     + String(format: "%6d %10.3f %6.1f%%  %@", e.calls, e.seconds * 1000, e.seconds / step * 100,
+                              gflops as NSString))
+    }
+    for phase in ProfilePhase.allCases {
+        let t = p.entries.filter { $0.phase == phase }.reduce(0) { $0 + $1.seconds }
+        lines.append(padded("total", 41) + padded(phase.rawValue, 10) + String(format: "       %10.3f %6.1f%%", t * 1000, t / step * 100))
+    }
+    return lines.joined(separator: "\n")
+}
+
+/// `text` padded with spaces to `width` characters (`%-N@` does not pad on Linux).
+private func padded(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
+
+/// A step profile as one JSON object.
+func profileJSON(_ p: StepProfile) -> JSONObject {
+    var o = JSONObject()
+    o.add("workload", p.workload)
+    o.add("steps", p.steps)
+    o.add("step_ms", p.stepSeconds * 1000)
+    o.add("step_ms_unprofiled", p.unprofiledStepSeconds * 1000)
+    o.add("attributed_ms", p.attributedSeconds * 1000)
+    o.add("ops", p.entries.map { e -> JSONObject in
+        var r = JSONObject()
+        r.add("op", e.name)
+        r.add("phase", e.phase.rawValue)
+        r.add("calls", e.calls)
+        r.add("ms", e.seconds * 1000)
+        r.add("share", e.seconds / p.stepSeconds)
+        r.add("flops", e.flops)
+        return r
+    })
     return o
 }

@@ -44,11 +44,18 @@ struct Train: ParsableCommand {
     @Option(help: "Write a JSON summary of the run to this file.")
     var report: String?
 
+    @Option(help: ArgumentHelp("Price of this machine per hour (e.g. 0.90): prints the cost of each epoch (classifiers) or of a million tokens (language models) at the measured throughput.",
+                               valueName: "USD"))
+    var hourlyCost: Double?
+
     @OptionGroup var compute: ComputeOptions
 
     @OptionGroup(title: "Checkpoints and logs") var checkpointing: CheckpointOptions
 
     func validate() throws {
+        if let c = hourlyCost, !(c >= 0 && c.isFinite) {
+            throw ValidationError("--hourly-cost must be a non-negative number of dollars per hour, got \(c)")
+        }
         guard case .classifier(let model) = modelName else { return try language.validate() }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1, got \(b)") }
@@ -69,7 +76,8 @@ struct Train: ParsableCommand {
         case .classifier(let m): model = m
         case .language(let kind):
             return try trainLanguageModel(kind, options: language, batchSize: batchSize, lr: lr, seed: seed,
-                                          dataDir: dataDir, report: report, checkpointing: checkpointing)
+                                          dataDir: dataDir, report: report, checkpointing: checkpointing,
+                                          hourlyCost: hourlyCost)
         }
         let recipe = model.recipe
         let config = TrainingConfig(
@@ -93,6 +101,12 @@ struct Train: ParsableCommand {
                                           print(String(format: "epoch %2d  train loss %.4f  test loss %.4f  test acc %6.2f%%  %8.0f samples/s  %6.1fs",
                                                        r.epoch, r.trainLoss, r.testLoss, r.testAccuracy * 100,
                                                        r.samplesPerSecond, r.elapsed))
+                                          if let hourlyCost, r.samplesPerSecond > 0 {
+                                              let c = TrainingCost(units: Double(data.train.count), unitsPerSecond: r.samplesPerSecond,
+                                                                   hourlyCost: hourlyCost)
+                                              print(String(format: "          at $%.2f/h: an epoch of %d samples takes %.1f s and costs $%.5f",
+                                                           hourlyCost, data.train.count, c.seconds, c.cost))
+                                          }
                                           fflush(nil)
                                       })
         if let report {

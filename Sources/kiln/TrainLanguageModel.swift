@@ -36,7 +36,8 @@ struct LanguageModelOptions: ParsableArguments {
 /// `kiln train char-gpt|char-lstm`: trains on random windows of a text, reports losses, bits per
 /// character and tokens/s every `--eval-every` steps, and prints a generated sample.
 func trainLanguageModel(_ kind: LanguageModelKind, options: LanguageModelOptions, batchSize: Int?, lr: Float?,
-                        seed: UInt64, dataDir: String, report: String?, checkpointing: CheckpointOptions) throws {
+                        seed: UInt64, dataDir: String, report: String?, checkpointing: CheckpointOptions,
+                        hourlyCost: Double? = nil) throws {
     let path = options.text ?? (dataDir as NSString).appendingPathComponent("shakespeare/shakespeare.txt")
     let data = try CharTextDataset.load(file: URL(fileURLWithPath: path), maxCharacters: options.maxChars)
     let batch = batchSize ?? kind.batchSize, context = kind.contextLength
@@ -56,6 +57,10 @@ func trainLanguageModel(_ kind: LanguageModelKind, options: LanguageModelOptions
                                                        evalBatches: options.evalBatches) { r in
         print(String(format: "step %5d  train loss %.4f  val loss %.4f (%.3f bits/char)  %7.0f tokens/s  %6.1fs",
                      r.step, r.trainLoss, r.validationLoss, r.validationBitsPerCharacter, r.tokensPerSecond, r.elapsed))
+        if let hourlyCost, r.tokensPerSecond > 0 {
+            let c = TrainingCost(units: 1e6, unitsPerSecond: r.tokensPerSecond, hourlyCost: hourlyCost)
+            print(String(format: "           at $%.2f/h: a million tokens take %.1f s and cost $%.5f", hourlyCost, c.seconds, c.cost))
+        }
         fflush(nil)
     }
     if options.sampleLength > 0 {

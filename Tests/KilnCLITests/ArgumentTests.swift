@@ -1,5 +1,6 @@
 import ArgumentParser
 import Testing
+@testable import KilnModels
 @testable import kiln
 
 /// The message the CLI would print for `arguments`, or nil when they parse and validate.
@@ -46,4 +47,25 @@ private func rejection(_ arguments: [String]) -> String? {
     let bench = try #require(command as? Bench)
     #expect(bench.workloads == ["mlp"] && bench.steps == 5 && bench.warmup == 0 && bench.json)
     #expect(bench.compute.threads == 1)
+}
+
+@Test func benchJSONHasTheIssueFields() {
+    let r = BenchResult(workload: "gpt", unit: "tokens", threads: 2, batchSize: 32, unitsPerStep: 32 * 128,
+                        flopsPerUnit: 5.55e6, stepSeconds: [0.2, 0.25, 0.3], sgemmPeakGFLOPS: 200,
+                        peakResidentBytes: 1 << 20)
+    let json = benchJSON(r, hourlyCost: 0.9).description
+    for key in ["unit", "flops_per_sample", "peak_fraction", "step_ms_p10", "step_ms_p90", "step_ms_median",
+                "tokens_per_second", "gflops", "epoch_seconds", "epoch_cost_usd", "cost_per_million_tokens_usd"] {
+        #expect(json.contains("\"\(key)\":"), "missing \(key) in \(json)")
+    }
+    #expect(json.contains("710400000"))  // 5.55e6 FLOPs per token × 128 tokens per sample
+}
+
+@Test func benchRejectsCUDAAndBadOptions() {
+    #expect(rejection(["bench", "mlp", "--device", "cuda"])?.contains("no CUDA backend in this build") == true)
+    #expect(rejection(["bench", "mlp", "--device", "tpu"])?.contains("cpu") == true)
+    #expect(rejection(["bench", "mlp", "--hourly-cost=-1"])?.contains("--hourly-cost") == true)
+    #expect(rejection(["bench", "--profile"])?.contains("exactly one workload") == true)
+    #expect(rejection(["bench", "mlp", "--device", "cpu", "--hourly-cost", "0.9", "--json"]) == nil)
+    #expect(rejection(["train", "mnist-mlp", "--hourly-cost=-2"])?.contains("--hourly-cost") == true)
 }
