@@ -1,8 +1,6 @@
 // Element-wise kernels. Each op is one `switch` outside the loop; the loop body is a closure
 // literal inlined into a specialised copy of `map1`/`map2`, which auto-vectorises.
 
-private let sqrtHalf: Float = 0.707_106_77
-private let invSqrt2Pi: Float = 0.398_942_28
 private let sqrt2OverPi: Float = 0.797_884_56
 
 @inline(__always)
@@ -64,6 +62,24 @@ private func vectorMap(_ x: StridedView, _ out: Storage, _ f: (SIMD16<Float>) ->
     }
 }
 
+/// `out = f(x, g)` over two contiguous inputs, 16 lanes at a time.
+@inline(__always)
+private func vectorMap2(_ a: StridedView, _ b: StridedView, _ out: Storage,
+                        _ f: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>) {
+    let x = a.start, y = b.start, po = out.pointer
+    let count = a.layout.count
+    parallelChunks(count, work: count * 8) { r in
+        var i = r.lowerBound
+        while i + 16 <= r.upperBound {
+            let u = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            let v = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(po + i).storeBytes(of: f(u, v), as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < r.upperBound { po[i] = f(SIMD16(repeating: x[i]), SIMD16(repeating: y[i]))[0]; i += 1 }
+    }
+}
+
 @inline(__always)
 private func geluTanhInner(_ x: Float) -> Float { sqrt2OverPi * (x + 0.044_715 * x * x * x) }
 
@@ -78,7 +94,7 @@ extension CPUBackend {
         case .tanh: map1(x, out) { _tanhf($0) }
         case .sigmoid: vectorMap(x, out) { 1 / (1 + vexp(-$0)) }
         case .relu: map1(x, out) { $0 > 0 ? $0 : 0 }
-        case .gelu: map1(x, out) { 0.5 * $0 * (1 + _erff($0 * sqrtHalf)) }
+        case .gelu: vectorMap(x, out) { vgelu($0) }
         case .geluTanh: map1(x, out) { 0.5 * $0 * (1 + _tanhf(geluTanhInner($0))) }
         case .square: map1(x, out) { $0 * $0 }
         case .reciprocal: map1(x, out) { 1 / $0 }
@@ -95,12 +111,7 @@ extension CPUBackend {
         case .tanh: map3(x, y, dy, dx) { _, y, g in g * (1 - y * y) }
         case .sigmoid: map3(x, y, dy, dx) { _, y, g in g * y * (1 - y) }
         case .relu: map3(x, y, dy, dx) { x, _, g in x > 0 ? g : 0 }
-        case .gelu:
-            map3(x, y, dy, dx) { x, _, g in
-                let cdf = 0.5 * (1 + _erff(x * sqrtHalf))
-                let pdf = invSqrt2Pi * _expf(-0.5 * x * x)
-                return g * (cdf + x * pdf)
-            }
+        case .gelu: vectorMap2(x, dy, dx) { x, g in g * vgeluDerivative(x) }
         case .geluTanh:
             map3(x, y, dy, dx) { x, _, g in
                 let t = _tanhf(geluTanhInner(x))

@@ -81,3 +81,32 @@ package func rowMax(_ p: UnsafePointer<Float>, _ n: Int, stride: Int) -> Float {
     }
     return m
 }
+
+/// erf(x) on 16 lanes (Abramowitz & Stegun 7.1.26 with the vector `exp`; |error| < 5e-7 in float).
+@inline(__always)
+package func verf(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let negative = x .< 0
+    let a = x.replacing(with: -x, where: negative)
+    let t = 1 / (a * 0.327_591_1 + 1)
+    var p = SIMD16<Float>(repeating: 1.061_405_429)
+    p = p * t - 1.453_152_027
+    p = p * t + 1.421_413_741
+    p = p * t - 0.284_496_736
+    p = p * t + 0.254_829_592
+    let y = 1 - p * t * vexp(-(a * a))
+    return y.replacing(with: -y, where: negative)
+}
+
+/// GELU `x·Φ(x)` on 16 lanes.
+@inline(__always)
+package func vgelu(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    x * 0.5 * (1 + verf(x * 0.707_106_77))
+}
+
+/// d/dx GELU = Φ(x) + x·φ(x) on 16 lanes.
+@inline(__always)
+package func vgeluDerivative(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let cdf = 0.5 * (1 + verf(x * 0.707_106_77))
+    let pdf = 0.398_942_28 * vexp(-0.5 * x * x)
+    return cdf + x * pdf
+}
