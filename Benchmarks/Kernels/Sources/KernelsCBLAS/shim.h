@@ -1,0 +1,2 @@
+// OpenBLAS's C interface, for the raw sgemm baseline.
+#include <cblas.h>
