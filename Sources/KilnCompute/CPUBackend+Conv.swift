@@ -31,8 +31,8 @@ private func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int,
 /// "small matrix" kernels, which skip packing.
 private let smallProduct = 1_000_000
 
-/// `C = A·B (+ C)`, no transposes, as tiles of at most 32 rows by a multiple of 32 columns whose
-/// products stay under `smallProduct`.
+/// `C = A·B + beta·C`, no transposes, as tiles of at most 32 rows by a multiple of 32 columns whose
+/// products stay under `smallProduct` (one call when no such tiling exists).
 ///
 /// NOTE: measured here on one core, the convolution products (M = 16…576, N = 64…1024,
 /// K = 16…576) ran 60–93 GFLOP/s as one call and 95–112 GFLOP/s tiled: OpenBLAS's small kernels
@@ -74,7 +74,6 @@ private func forEachChunk(_ batch: Int, threads: Int, _ body: (Int, Range<Int>) 
     }
 }
 
-
 /// What one convolution needs per call: its kernel taps and the output rows per im2col band.
 private struct ConvPlan {
     let g: Conv2dGeometry
@@ -100,8 +99,9 @@ private struct ConvPlan {
     /// than gathering every other element for 16 → 32 channels of 32×32).
     private var split: Bool { g.stride.w == 2 }
 
-    /// Output bands: `(rows, first column)`.
+    /// The first output row of each band.
     var bands: StrideTo<Int> { stride(from: 0, to: g.outHeight, by: band) }
+    /// The output rows of the band starting at `oy`.
     func rows(_ oy: Int) -> Range<Int> { oy..<Swift.min(oy + band, g.outHeight) }
 
     /// `out = W · patches(x) + beta·out` for one sample, every group.
@@ -243,6 +243,11 @@ extension CPUBackend {
 
     package func conv2dBackward(_ dy: StridedView, x: StridedView, weight: StridedView, _ g: Conv2dGeometry,
                                 dx: Storage?, dWeight: Storage?, dBias: Storage?) {
+        if g.batch == 0 {
+            dWeight?.pointer.update(repeating: 0, count: weight.layout.count)
+            dBias?.pointer.update(repeating: 0, count: g.outChannels)
+            return
+        }
         let pdy = dy.start, px = x.start, pw = weight.start
         let (cinG, coutG, k, p) = (g.groupInChannels, g.groupOutChannels, g.patchSize, g.outPlane)
         let inSample = g.inChannels * g.height * g.width, outSample = g.outChannels * p

@@ -140,6 +140,15 @@ import Testing
         #expect(!conv2d(x, weight: random([3, 2, 3, 3], seed: 32), bias: nil).requiresGrad)
     }
 
+    @Test func emptyBatch() {
+        let x = Tensor.zeros([0, 2, 5, 5]).requiringGrad(), w = random([3, 2, 3, 3], seed: 33).requiringGrad()
+        let b = random([3], seed: 34).requiringGrad()
+        let y = conv2d(x, weight: w, bias: b, padding: (1, 1))
+        #expect(y.shape == [0, 3, 5, 5])
+        y.sum().backward()
+        #expect(w.grad!.scalars.allSatisfy { $0 == 0 } && b.grad!.scalars.allSatisfy { $0 == 0 })
+    }
+
     @Test func unbatchedInputAndNonContiguousViews() {
         let c = Case(x: [1, 3, 6, 5], cout: 4, kernel: (3, 3), padding: (1, 1))
         let (x, w, b) = Self.inputs(c, seed: 40)
