@@ -18,16 +18,17 @@ public struct StepProfile: Sendable {
     public var attributedSeconds: Double { entries.reduce(0) { $0 + $1.seconds } }
 }
 
-/// Profiles `steps` training steps of `workload` after `warmup` unprofiled ones (which also give
-/// the unprofiled step time). The time after `backward()` returns until the step ends is the
+/// Profiles `steps` training steps of `workload` after `warmup` untimed steps and `steps` timed
+/// unprofiled ones (their median is the unprofiled step time). The time after `backward()` returns until the step ends is the
 /// optimizer's row.
 public func profileBenchmark(_ workload: BenchWorkload, batchSize: Int? = nil, steps: Int = 20, warmup: Int = 5,
                              seed: UInt64 = 1) -> StepProfile {
     precondition(steps > 0 && warmup >= 0, "profileBenchmark: steps must be positive and warmup non-negative")
     let step = workload.makeStep(batchSize ?? workload.defaultBatchSize, seed)
     let clock = ContinuousClock()
+    for _ in 0..<warmup { step() }
     var plain: [Double] = []
-    for _ in 0..<max(warmup, 3) {
+    for _ in 0..<steps {
         let start = clock.now
         step()
         plain.append((clock.now - start).seconds)

@@ -74,8 +74,8 @@ struct Bench: ParsableCommand {
             if json {
                 print(benchJSON(r, hourlyCost: hourlyCost))
             } else {
-                print(String(format: "%-9@  %5d  %9.0f %-9@  %7.2f [%.2f–%.2f]  %11.1f  %6.1f%%  %5.0f MB",
-                             r.workload as NSString, r.batchSize, r.unitsPerSecond, "\(r.unit)/s" as NSString,
+                print(padded(r.workload, 9) + String(format: "  %5d  %9.0f ", r.batchSize, r.unitsPerSecond)
+                      + padded("\(r.unit)/s", 9) + String(format: "  %7.2f [%.2f–%.2f]  %11.1f  %6.1f%%  %5.0f MB",
                              r.medianMilliseconds, r.stepMilliseconds(quantile: 0.1), r.stepMilliseconds(quantile: 0.9),
                              r.gflops, r.peakFraction * 100, Double(r.peakResidentBytes) / 1e6))
                 if let hourlyCost, let w = BenchWorkload.named(r.workload) {
