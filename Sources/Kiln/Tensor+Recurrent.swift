@@ -3,10 +3,16 @@ import KilnCompute
 // LSTM and GRU over a whole batch-first sequence, each recorded as ONE autograd node.
 //
 // Forward: the input projection of every step is one GEMM (`[B·T, I]·W_ihᵀ`, bias as its initial
-// accumulator); then per step one GEMM `h_{t−1}·W_hhᵀ` accumulated onto that step's gates and one
-// fused cell kernel. Backward through time: per step one fused cell-gradient kernel and one GEMM
-// `dgates_t·W_hh`; the weight gradients are then single GEMMs over all B·T rows, the bias
-// gradients are summed by the cell kernels as they go.
+// accumulator; or, for an embedded input, a projection of the table gathered by index); then per
+// step the recurrent product `h_{t−1}·W_hhᵀ` onto that step's gates and one fused cell kernel.
+// Backward through time: per step one fused gate-gradient kernel and the product `dgates·W_hh`;
+// the weight gradients are then single GEMMs over all B·T rows, and the bias gradients are summed
+// by the cell kernels as they go.
+//
+// LSTM steps are one backend call each (`lstmStep`, `lstmStepBackward`: product and cell split
+// across threads by hidden units, with the gates interleaved per 16 units, so weights are
+// row-permuted once per call and their gradients permuted back). GRU steps are a `gemm` and a
+// cell kernel (`gruCell`) in PyTorch's gate order.
 //
 // Buffers are `[B, T, ·]` (batch-first, like input and output); a time step is a `[B, ·]` matrix
 // whose rows lie `T·width` apart, which BLAS and the kernels read in place. The gate buffer is
@@ -139,6 +145,34 @@ private func previousStates(_ out: Tensor, h0: Tensor?) -> Tensor {
     return prev
 }
 
+/// The LSTM kernels' gate order: rows interleaved per block of 16 units (`[i f g o]` of units
+/// 0–15, then 16–31, …). Entry j is the PyTorch row (`k·H + u`) that row j holds.
+private func interleavedGateRows(hidden: Int, gates: Int) -> [Int32] {
+    var rows: [Int32] = []
+    rows.reserveCapacity(gates * hidden)
+    var u = 0
+    while u < hidden {
+        let n = Swift.min(16, hidden - u)
+        for k in 0..<gates { for j in 0..<n { rows.append(Int32(k * hidden + u + j)) } }
+        u += n
+    }
+    return rows
+}
+
+/// The inverse of a permutation.
+private func inverted(_ order: [Int32]) -> [Int32] {
+    var inverse = [Int32](repeating: 0, count: order.count)
+    for (j, row) in order.enumerated() { inverse[Int(row)] = Int32(j) }
+    return inverse
+}
+
+/// Rows `order` of a contiguous tensor (graph-free).
+private func rows(_ t: Tensor, _ order: [Int32]) -> Tensor {
+    let out = t.empty([order.count] + t.shape.dropFirst())
+    t.backend.indexSelect(t.view, width: t.count / t.shape[0], indices: order, into: out.storage)
+    return out
+}
+
 /// An initial state given as `[B, H]` or PyTorch's `[1, B, H]`, as a contiguous `[B, H]` tensor.
 private func initialState(_ s: Tensor?, batch: Int, hidden: Int, _ op: String, _ name: String) -> Tensor? {
     guard let s else { return nil }
@@ -222,20 +256,21 @@ private func lstm(_ input: SequenceInput, batch: Int, time: Int, weightIH: Tenso
     let c0c = initialState(c0, batch: batch, hidden: hidden, "lstm", "c0")
     let backend = source.backend
 
-    let bias = combinedBias(bih, bhh)
-    let gates = input.projected(wih, bias: bias, batch: batch, time: time)
+    // The kernels' interleaved gate order (see CPUBackend+Recurrent.swift): weights, bias, gates
+    // and their gradients live in it; weight and bias gradients are put back in PyTorch's order.
+    let order = interleavedGateRows(hidden: hidden, gates: 4)
+    let wihK = rows(wih, order), whhK = rows(whh, order)
+    let bias = combinedBias(bih, bhh).map { rows($0, order) }
+    let gates = input.projected(wihK, bias: bias, batch: batch, time: time)
     let out = source.empty([batch, time, hidden]), cs = source.empty([batch, time, hidden])
     let tanhC = source.empty([batch, time, hidden])
     let step = time * hidden, gateStep = time * g4
+    let recurrent = whhK.matrix(g4, hidden, stride: hidden)
     for t in 0..<time {
-        if t > 0 {
-            gemm(transB: true, m: batch, n: g4, k: hidden, beta: 1, out, (t - 1) * hidden, lda: step,
-                 whh, ldb: hidden, gates, t * g4, ldc: gateStep)
-        } else if let h0c {
-            gemm(transB: true, m: batch, n: g4, k: hidden, beta: 1, h0c, lda: hidden, whh, ldb: hidden,
-                 gates, ldc: gateStep)
-        }
-        backend.lstmCell(batch: batch, hidden: hidden, gates: gates.matrix(batch, g4, stride: gateStep, at: t * g4),
+        backend.lstmStep(batch: batch, hidden: hidden, gates: gates.matrix(batch, g4, stride: gateStep, at: t * g4),
+                         hPrev: t == 0 ? h0c?.matrix(batch, hidden, stride: hidden)
+                                       : out.matrix(batch, hidden, stride: step, at: (t - 1) * hidden),
+                         weightHH: recurrent,
                          cPrev: t == 0 ? c0c?.matrix(batch, hidden, stride: hidden)
                                        : cs.matrix(batch, hidden, stride: step, at: (t - 1) * hidden),
                          c: cs.matrix(batch, hidden, stride: step, at: t * hidden),
@@ -248,44 +283,47 @@ private func lstm(_ input: SequenceInput, batch: Int, time: Int, weightIH: Tenso
     let need = (input: source.requiresGrad, wih: wih.requiresGrad, whh: whh.requiresGrad,
                 h0: h0c?.requiresGrad ?? false, c0: c0c?.requiresGrad ?? false)
     let state = FinalStateGradients()
-    let wihs = wih.detached(), whhs = whh.detached(), h0s = h0c?.detached(), c0s = c0c?.detached()
+    let h0s = h0c?.detached(), c0s = c0c?.detached()
     let saved: SequenceInput = switch input {
     case .dense(let x): .dense(x.detached())
     case .embedded(let table, let indices): .embedded(table: table.detached(), indices: indices)
     }
     let output = out.recorded(from: inputs) { g in
         let dOut = sequenceGradient(g)
-        let dc = out.empty([batch, hidden])
+        let dc = out.empty([batch, hidden]), dh = out.empty([batch, hidden])
         if let gc = state.c { backend.copy(gc.view, into: dc.view) } else { backend.fill(dc.view, value: 0) }
-        let dh = out.empty([batch, hidden])
-        var haveDh = state.h != nil
-        if let gh = state.h { backend.copy(gh.view, into: dh.view) }
+        if let gh = state.h { backend.copy(gh.view, into: dh.view) } else { backend.fill(dh.view, value: 0) }
         let dBias = bias == nil ? nil : Tensor.zeros([g4], device: out.device)
         for t in stride(from: time - 1, through: 0, by: -1) {
-            let stepGates = gates.matrix(batch, g4, stride: gateStep, at: t * g4)
-            backend.lstmCellBackward(
-                batch: batch, hidden: hidden, gates: stepGates,
+            backend.lstmStepBackward(
+                batch: batch, hidden: hidden, gates: gates.matrix(batch, g4, stride: gateStep, at: t * g4),
+                dGatesNext: t == time - 1 ? nil : gates.matrix(batch, g4, stride: gateStep, at: (t + 1) * g4),
+                weightHH: recurrent,
                 cPrev: t == 0 ? c0s?.matrix(batch, hidden, stride: hidden)
                               : cs.matrix(batch, hidden, stride: step, at: (t - 1) * hidden),
                 tanhC: tanhC.matrix(batch, hidden, stride: step, at: t * hidden),
                 dOut: dOut?.matrix(batch, hidden, stride: step, at: t * hidden),
-                dhRecurrent: haveDh ? dh.matrix(batch, hidden, stride: hidden) : nil,
-                dc: dc.matrix(batch, hidden, stride: hidden), dGates: stepGates, dBias: dBias?.storage)
-            if t > 0 || need.h0 {
-                // d/dh_{t−1} = dgates_t · W_hh
-                gemm(m: batch, n: hidden, k: g4, gates, t * g4, lda: gateStep, whhs, ldb: hidden, dh, ldc: hidden)
-                haveDh = true
-            }
+                dh: dh.matrix(batch, hidden, stride: hidden), dc: dc.matrix(batch, hidden, stride: hidden),
+                dBias: dBias?.storage)
         }
-        // `gates` now holds d/d(gates) of every step: [B·T, 4H].
-        let (dInput, dwih) = saved.gradients(gates, wihs, needInput: need.input, needWeight: need.wih)
+        // `gates` now holds d/d(gates) of every step: [B·T, 4H], interleaved.
+        var dh0: Tensor?
+        if need.h0 {
+            dh0 = out.empty([batch, hidden])
+            gemm(m: batch, n: hidden, k: g4, gates, lda: gateStep, whhK, ldb: hidden, dh0!, ldc: hidden)
+        }
+        let inverse = inverted(order)
+        let (dInput, dwih) = saved.gradients(gates, wihK, needInput: need.input, needWeight: need.wih)
         var dwhh: Tensor?
         if need.whh {
-            dwhh = out.empty([g4, hidden])
+            let d = out.empty([g4, hidden])
             gemm(transA: true, m: g4, n: hidden, k: batch * time, gates, lda: g4,
-                 previousStates(out, h0: h0s), ldb: hidden, dwhh!, ldc: hidden)
+                 previousStates(out, h0: h0s), ldb: hidden, d, ldc: hidden)
+            dwhh = rows(d, inverse)
         }
-        return [dInput, dwih, dwhh] + present(optional, [dBias, dBias, need.h0 ? dh : nil, need.c0 ? dc : nil])
+        let db = dBias.map { rows($0, inverse) }
+        return [dInput, dwih.map { rows($0, inverse) }, dwhh]
+            + present(optional, [db, db, dh0, need.c0 ? dc : nil])
     }
     let hLast = out.empty([batch, hidden]), cLast = out.empty([batch, hidden])
     backend.copy(out.matrix(batch, hidden, stride: step, at: (time - 1) * hidden), into: hLast.view)

@@ -97,17 +97,20 @@ package protocol Backend: Sendable {
                            dOut: StridedView, scale: Float, causal: Bool,
                            dq: StridedView, dk: StridedView, dv: StridedView)
 
-    /// One LSTM step for `[batch, ·]` row views (rows may be strided): `gates` holds the
-    /// pre-activations `[i f g o]` (`4·hidden`) and receives their activations; from `cPrev` (nil:
-    /// zeros) writes `c`, `tanhC` and `h = o·tanh(c)`.
-    func lstmCell(batch: Int, hidden: Int, gates: StridedView, cPrev: StridedView?,
-                  c: StridedView, tanhC: StridedView, h: StridedView)
-    /// Backward of one LSTM step: `dh = dOut + dhRecurrent` (nil: 0), `dc` is d/dc_t on entry and
-    /// d/dc_{t−1} on exit; writes the pre-activation gradients to `dGates` (may be `gates`) and
-    /// adds their column sums to `dBias` (`[4·hidden]`).
-    func lstmCellBackward(batch: Int, hidden: Int, gates: StridedView, cPrev: StridedView?,
-                          tanhC: StridedView, dOut: StridedView?, dhRecurrent: StridedView?,
-                          dc: StridedView, dGates: StridedView, dBias: Storage?)
+    /// One LSTM step for `[batch, ·]` row views (rows may be strided) whose gates are interleaved per
+    /// block of 16 units (`[i f g o]` of units 0–15, then 16–31, …; `4·hidden` in all): adds
+    /// `hPrev·W_hhᵀ` (`weightHH` `[4·hidden, hidden]`, rows in the same order) to the
+    /// pre-activations in `gates` when `hPrev` is given, replaces them by the activations, and from
+    /// `cPrev` (nil: zeros) writes `c`, `tanhC` and `h = o·tanh(c)`.
+    func lstmStep(batch: Int, hidden: Int, gates: StridedView, hPrev: StridedView?, weightHH: StridedView,
+                  cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView)
+    /// Backward of one `lstmStep`: `dh` is set to `dGatesNext·W_hh` (the following step's gate
+    /// gradients; when nil, `dh` is used as given), then with `dh + dOut` and `dc` (d/dc_t on entry,
+    /// d/dc_{t−1} on exit) the gate gradients replace the activations in `gates`, and their column
+    /// sums are added to `dBias` (interleaved like the gates).
+    func lstmStepBackward(batch: Int, hidden: Int, gates: StridedView, dGatesNext: StridedView?,
+                          weightHH: StridedView, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
+                          dh: StridedView, dc: StridedView, dBias: Storage?)
     /// One GRU step (PyTorch's equations): `gates` holds `x·W_ihᵀ + b_ih` (`[r z n]`, `3·hidden`) and
     /// receives the activations r, z, n; `hiddenGates` holds `h·W_hhᵀ + b_hh` (kept); writes `h`.
     func gruCell(batch: Int, hidden: Int, gates: StridedView, hiddenGates: StridedView,

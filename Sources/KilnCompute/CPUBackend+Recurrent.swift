@@ -1,7 +1,15 @@
-// Fused LSTM and GRU cell kernels: one call per time step does every gate non-linearity and the
-// state update (forward) or every gate gradient (backward) for the whole batch, 16 hidden units
-// at a time. The matrix products around them (input projection for all steps at once, the
-// recurrent product per step) are ordinary `gemm` calls made by `Kiln`.
+import CBLAS
+
+// Fused LSTM and GRU kernels: one call per time step does every gate non-linearity and the state
+// update (forward) or every gate gradient (backward) for the whole batch, 16 hidden units at a
+// time.
+//
+// LSTM steps also do the step's recurrent product, split with the cell work: its gates are kept
+// interleaved per block of 16 units (`[i f g o]` of units 0–15, then of 16–31, …; `W_hh` rows
+// permuted to match), so the thread that owns a range of units computes exactly its gates with one
+// single-threaded GEMM and then their cell update, from data in its own cache: one fork-join per
+// step. (A partial last block of w < 16 units is `[i f g o]` w wide each.) GRU steps take their
+// recurrent product from `Kiln` (`gemm`) in PyTorch's gate layout.
 //
 // Sigmoids are computed as σ(x) = ½ + ½·tanh(x/2) with `vtanh` (absolute error below 2.5e-7;
 // relative precision is lost only where σ < 1e-6, which no gate distinguishes from 0), written
@@ -64,6 +72,16 @@ private struct Rows {
     @inline(__always) subscript(row: Int) -> UnsafeMutablePointer<Float> { p + row * ld }
 }
 
+/// One single-threaded BLAS product on row-major matrices (the caller splits the work).
+@inline(__always)
+private func sgemmRows(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                       _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                       _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    _ = configureOpenBLAS
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
 /// Splits `0..<hidden` into ranges aligned to 16 units, across threads when `work` is large.
 @inline(__always)
 private func forEachUnitRange(_ hidden: Int, work: Int, _ body: (Range<Int>) -> Void) {
@@ -77,23 +95,28 @@ private func forEachUnitRange(_ hidden: Int, work: Int, _ body: (Range<Int>) -> 
 private func cellWork(_ batch: Int, _ hidden: Int) -> Int { batch * hidden * 16 }
 
 extension CPUBackend {
-    package func lstmCell(batch: Int, hidden: Int, gates: StridedView, cPrev: StridedView?,
-                          c: StridedView, tanhC: StridedView, h: StridedView) {
-        let G = Rows(gates), CP = Rows(cPrev), C = Rows(c), TC = Rows(tanhC), Hs = Rows(h)
-        let H = hidden
-        forEachUnitRange(hidden, work: cellWork(batch, hidden)) { units in
+    package func lstmStep(batch: Int, hidden: Int, gates: StridedView, hPrev: StridedView?, weightHH: StridedView,
+                          cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView) {
+        let G = Rows(gates), HP = Rows(hPrev), W = Rows(weightHH), CP = Rows(cPrev)
+        let C = Rows(c), TC = Rows(tanhC), Hs = Rows(h)
+        forEachUnitRange(hidden, work: cellWork(batch, hidden) + (hPrev == nil ? 0 : batch * hidden * hidden)) { units in
+            // This thread's gates: columns 4·u0 ..< 4·u1 (interleaved layout), computed here.
+            if let hp = HP {
+                sgemmRows(false, true, batch, 4 * units.count, hidden, 1, hp.p, hp.ld, W[4 * units.lowerBound], W.ld,
+                          1, G.p + 4 * units.lowerBound, G.ld)
+            }
             var u = units.lowerBound
             while u < units.upperBound {
-                let n = min(16, units.upperBound - u)
+                let n = min(16, hidden - u)
                 for b in 0..<batch {
-                    let g = G[b] + u
-                    let i = vtanh(0.5 * load(g, n)) * 0.5 + 0.5, f = vtanh(0.5 * load(g + H, n)) * 0.5 + 0.5
-                    let z = vtanh(load(g + 2 * H, n)), o = vtanh(0.5 * load(g + 3 * H, n)) * 0.5 + 0.5
+                    let g = G[b] + 4 * u
+                    let i = vtanh(0.5 * load(g, n)) * 0.5 + 0.5, f = vtanh(0.5 * load(g + n, n)) * 0.5 + 0.5
+                    let z = vtanh(load(g + 2 * n, n)), o = vtanh(0.5 * load(g + 3 * n, n)) * 0.5 + 0.5
                     let cp = CP.map { load($0[b] + u, n) } ?? SIMD16()
                     let cn = f * cp + i * z
                     let tc = vtanh(cn)
                     // Activations replace the pre-activations: backward needs them.
-                    store(i, g, n); store(f, g + H, n); store(z, g + 2 * H, n); store(o, g + 3 * H, n)
+                    store(i, g, n); store(f, g + n, n); store(z, g + 2 * n, n); store(o, g + 3 * n, n)
                     store(cn, C[b] + u, n)
                     store(tc, TC[b] + u, n)
                     store(o * tc, Hs[b] + u, n)
@@ -103,39 +126,44 @@ extension CPUBackend {
         }
     }
 
-    package func lstmCellBackward(batch: Int, hidden: Int, gates: StridedView, cPrev: StridedView?,
-                                  tanhC: StridedView, dOut: StridedView?, dhRecurrent: StridedView?,
-                                  dc: StridedView, dGates: StridedView, dBias: Storage?) {
-        let G = Rows(gates), CP = Rows(cPrev), TC = Rows(tanhC), DO = Rows(dOut), DR = Rows(dhRecurrent)
-        let DC = Rows(dc), DG = Rows(dGates)
-        let H = hidden
+    package func lstmStepBackward(batch: Int, hidden: Int, gates: StridedView, dGatesNext: StridedView?,
+                                  weightHH: StridedView, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
+                                  dh: StridedView, dc: StridedView, dBias: Storage?) {
+        let G = Rows(gates), GN = Rows(dGatesNext), W = Rows(weightHH), CP = Rows(cPrev), TC = Rows(tanhC)
+        let DO = Rows(dOut), DH = Rows(dh), DC = Rows(dc)
         let db = dBias?.pointer
-        forEachUnitRange(hidden, work: cellWork(batch, hidden)) { units in
+        forEachUnitRange(hidden, work: cellWork(batch, hidden) + (dGatesNext == nil ? 0 : batch * hidden * hidden)) { units in
+            // d/dh_t for this thread's units from every gate of step t + 1.
+            if let gn = GN {
+                sgemmRows(false, false, batch, units.count, 4 * hidden, 1, gn.p, gn.ld, W.p + units.lowerBound, W.ld,
+                          0, DH.p + units.lowerBound, DH.ld)
+            }
             var u = units.lowerBound
             while u < units.upperBound {
-                let n = min(16, units.upperBound - u)
+                let n = min(16, hidden - u)
                 var si = SIMD16<Float>(), sf = SIMD16<Float>(), sg = SIMD16<Float>(), so = SIMD16<Float>()
                 for b in 0..<batch {
-                    let g = G[b] + u, dg = DG[b] + u
-                    let i = load(g, n), f = load(g + H, n), z = load(g + 2 * H, n), o = load(g + 3 * H, n)
+                    let g = G[b] + 4 * u
+                    let i = load(g, n), f = load(g + n, n), z = load(g + 2 * n, n), o = load(g + 3 * n, n)
                     let tc = load(TC[b] + u, n)
-                    var dh = DO.map { load($0[b] + u, n) } ?? SIMD16()
-                    if let r = DR { dh += load(r[b] + u, n) }
-                    let dcn = load(DC[b] + u, n) + dh * o * (1 - tc * tc)
+                    var dhb = load(DH[b] + u, n)
+                    if let d = DO { dhb += load(d[b] + u, n) }
+                    let dcn = load(DC[b] + u, n) + dhb * o * (1 - tc * tc)
                     let cp = CP.map { load($0[b] + u, n) } ?? SIMD16()
                     let di = dcn * z * i * (1 - i)
                     let df = dcn * cp * f * (1 - f)
                     let dz = dcn * i * (1 - z * z)
-                    let dO = dh * tc * o * (1 - o)
-                    store(di, dg, n); store(df, dg + H, n); store(dz, dg + 2 * H, n); store(dO, dg + 3 * H, n)
+                    let dO = dhb * tc * o * (1 - o)
+                    store(di, g, n); store(df, g + n, n); store(dz, g + 2 * n, n); store(dO, g + 3 * n, n)
                     store(dcn * f, DC[b] + u, n)
                     si += di; sf += df; sg += dz; so += dO
                 }
                 if let db {
-                    store(load(db + u, n) + si, db + u, n)
-                    store(load(db + H + u, n) + sf, db + H + u, n)
-                    store(load(db + 2 * H + u, n) + sg, db + 2 * H + u, n)
-                    store(load(db + 3 * H + u, n) + so, db + 3 * H + u, n)
+                    let d = db + 4 * u
+                    store(load(d, n) + si, d, n)
+                    store(load(d + n, n) + sf, d + n, n)
+                    store(load(d + 2 * n, n) + sg, d + 2 * n, n)
+                    store(load(d + 3 * n, n) + so, d + 3 * n, n)
                 }
                 u += n
             }
