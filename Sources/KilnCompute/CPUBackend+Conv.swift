@@ -20,7 +20,7 @@ import Dispatch
 
 /// One single-threaded row-major `cblas_sgemm`.
 @inline(__always)
-private func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int,
+func convSgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int,
                    _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
                    beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
@@ -29,7 +29,7 @@ private func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int,
 
 /// OpenBLAS (0.3.21, AVX-512 kernels) runs products of at most 100³ multiply-adds through its
 /// "small matrix" kernels, which skip packing.
-private let smallProduct = 1_000_000
+let smallProduct = 1_000_000
 
 /// `C = A·B + beta·C`, no transposes, as tiles of at most 32 rows by a multiple of 32 columns whose
 /// products stay under `smallProduct` (one call when no such tiling exists).
@@ -38,17 +38,17 @@ private let smallProduct = 1_000_000
 /// K = 16…576) ran 60–93 GFLOP/s as one call and 95–112 GFLOP/s tiled: OpenBLAS's small kernels
 /// read A and B in place (they are in L1/L2 here), where the large path packs them first.
 @inline(__always)
-private func tiledSgemm(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int,
+func tiledSgemm(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int,
                         _ b: UnsafePointer<Float>, ldb: Int, beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
     let mt = Swift.min(m, 32)
     let nt = Swift.min(n, Swift.max(32, smallProduct / Swift.max(mt * k, 1) / 32 * 32))
     if mt * nt * k > smallProduct || (mt == m && nt == n) {
-        sgemm(false, false, m: m, n: n, k: k, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+        convSgemm(false, false, m: m, n: n, k: k, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
         return
     }
     for i in stride(from: 0, to: m, by: mt) {
         for j in stride(from: 0, to: n, by: nt) {
-            sgemm(false, false, m: Swift.min(mt, m - i), n: Swift.min(nt, n - j), k: k, a + i * lda, lda: lda,
+            convSgemm(false, false, m: Swift.min(mt, m - i), n: Swift.min(nt, n - j), k: k, a + i * lda, lda: lda,
                   b + j, ldb: ldb, beta: beta, c + i * ldc + j, ldc: ldc)
         }
     }
@@ -146,12 +146,12 @@ private struct ConvPlan {
                 // dWᵀ (+)= a[K, cols] · dyᵀ[columns `first ..< first + cols`]
                 func accumulateBand(_ a: UnsafePointer<Float>, lda: Int, first: Int, cols: Int) {
                     guard tile >= 16 else {
-                        sgemm(false, true, m: k, n: coutG, k: cols, a, lda: lda, dyg + first, ldb: p,
+                        convSgemm(false, true, m: k, n: coutG, k: cols, a, lda: lda, dyg + first, ldb: p,
                               beta: accumulate || first > 0 ? 1 : 0, dwg, ldc: coutG)
                         return
                     }
                     for j in stride(from: 0, to: cols, by: tile) {
-                        sgemm(false, false, m: k, n: coutG, k: Swift.min(tile, cols - j), a + j, lda: lda,
+                        convSgemm(false, false, m: k, n: coutG, k: Swift.min(tile, cols - j), a + j, lda: lda,
                               dyT + (first + j) * coutG, ldb: coutG, beta: accumulate || first + j > 0 ? 1 : 0,
                               dwg, ldc: coutG)
                     }
@@ -225,6 +225,22 @@ extension CPUBackend {
                         into out: Storage) {
         let px = x.start, pw = weight.start, pb = bias?.start, po = out.pointer
         let inSample = g.inChannels * g.height * g.width, outSample = g.outChannels * g.outPlane
+        if let shifted = ShiftedPlan(g) {
+            let wk = Storage(count: weight.layout.count)
+            shifted.forwardWeight(pw, into: wk.pointer)
+            let pwk = UnsafePointer(wk.pointer)
+            forEachChunk(g.batch, threads: batchThreads(g)) { _, samples in
+                guard !samples.isEmpty else { return }
+                let scratch = Storage(count: shifted.forwardScratch)
+                withExtendedLifetime(scratch) {
+                    for n in samples {
+                        shifted.forward(px + n * inSample, pwk, bias: pb, po + n * outSample, scratch: scratch.pointer)
+                    }
+                }
+            }
+            withExtendedLifetime(wk) {}
+            return
+        }
         let plan = ConvPlan(g)
         forEachChunk(g.batch, threads: batchThreads(g)) { _, samples in
             guard !samples.isEmpty else { return }
@@ -253,9 +269,13 @@ extension CPUBackend {
         let inSample = g.inChannels * g.height * g.width, outSample = g.outChannels * p
         let threads = batchThreads(g)
         let plan = ConvPlan(g)
-        // dx: a forward convolution of dy at stride 1 (its plan and flipped kernel
-        // [Cin][Cout/groups][kh][kw]), else col2im of Wᵀ·dy (Wᵀ as [groups][K][Cout/groups]).
-        let transposed = dx == nil ? nil : transposedGeometry(g).map(ConvPlan.init)
+        let shifted = dWeight == nil ? nil : ShiftedPlan(g)
+
+        // dx: a forward convolution of dy at stride 1 (flipped kernel [Cin][Cout/groups][kh][kw],
+        // from shifted copies or im2col), else col2im of Wᵀ·dy (Wᵀ as [groups][K][Cout/groups]).
+        let dxGeometry = dx == nil ? nil : transposedGeometry(g)
+        let transposed = dxGeometry.map(ConvPlan.init)
+        let transposedShifted = dxGeometry.flatMap(ShiftedPlan.init)
         let weightForDx = dx == nil ? nil : Storage(count: g.outChannels * k)
         if let wx = weightForDx?.pointer {
             let (kh, kw) = (g.kernelHeight, g.kernelWidth)
@@ -275,36 +295,49 @@ extension CPUBackend {
                     }
                 }
             }
+            if let transposedShifted {
+                let flipped = Storage(count: g.outChannels * k)
+                flipped.pointer.update(from: wx, count: g.outChannels * k)
+                transposedShifted.forwardWeight(flipped.pointer, into: wx)
+            }
         }
-        // Per-thread partial sums: dWᵀ per group ([groups][K][Cout/g]) and the bias gradient.
+        // Per-thread partial sums: dWᵀ ([groups][K][Cout/g], or `ShiftedPlan`'s layout) and the bias gradient.
         let weightParts = dWeight == nil ? [] : (0..<threads).map { _ in Storage(count: g.groups * k * coutG) }
         let biasParts = dBias == nil ? [] : (0..<threads).map { _ in Storage(count: g.outChannels) }
         let parts = UncheckedSendable((weightParts.map(\.pointer), biasParts.map(\.pointer)))
         let pdx = dx?.pointer, pwx = weightForDx.map { UnsafePointer($0.pointer) }
-        let scratchCount = Swift.max(dWeight == nil && transposed != nil ? 0 : plan.scratchCount,
-                                     transposed?.scratchCount ?? 0)
+        let weightScratch = dWeight == nil ? 0 : shifted?.weightGradientScratch ?? plan.scratchCount
+        let inputScratch = dx == nil ? 0 : transposedShifted?.forwardScratch ?? transposed?.scratchCount ?? plan.scratchCount
+        let scratchCount = Swift.max(weightScratch, inputScratch)
         forEachChunk(g.batch, threads: threads) { t, samples in
             guard !samples.isEmpty else { return }
             let dwT = parts.value.0.isEmpty ? nil : parts.value.0[t]
             let db = parts.value.1.isEmpty ? nil : parts.value.1[t]
             db?.update(repeating: 0, count: g.outChannels)
             let scratch = scratchCount == 0 ? nil : Storage(count: scratchCount)
-            let dyT = dwT == nil ? nil : Storage(count: p * coutG)
+            let dyT = dwT == nil || shifted != nil ? nil : Storage(count: p * coutG)
             withExtendedLifetime((scratch, dyT)) {
                 for n in samples {
-                    let dyn = pdy + n * outSample
+                    let dyn = pdy + n * outSample, first = n == samples.lowerBound
                     if let db {
                         for co in 0..<g.outChannels { db[co] += rowSum(dyn + co * p, p, stride: 1) }
                     }
                     if let dwT {
-                        plan.weightGradient(px + n * inSample, dyn, dwT, accumulate: n > samples.lowerBound,
-                                            scratch: scratch?.pointer, dyT: dyT!.pointer)
+                        if let shifted {
+                            shifted.weightGradient(px + n * inSample, dyn, dwT, accumulate: !first, scratch: scratch!.pointer)
+                        } else {
+                            plan.weightGradient(px + n * inSample, dyn, dwT, accumulate: !first,
+                                                scratch: scratch?.pointer, dyT: dyT!.pointer)
+                        }
                     }
                     if let pdx, let pwx {
-                        if let transposed {
-                            transposed.forward(dyn, pwx, pdx + n * inSample, beta: 0, scratch: scratch?.pointer)
+                        let dxn = pdx + n * inSample
+                        if let transposedShifted {
+                            transposedShifted.forward(dyn, pwx, bias: nil, dxn, scratch: scratch!.pointer)
+                        } else if let transposed {
+                            transposed.forward(dyn, pwx, dxn, beta: 0, scratch: scratch?.pointer)
                         } else {
-                            plan.inputGradient(dyn, pwx, pdx + n * inSample, scratch: scratch!.pointer)
+                            plan.inputGradient(dyn, pwx, dxn, scratch: scratch!.pointer)
                         }
                     }
                 }
@@ -313,13 +346,18 @@ extension CPUBackend {
         // Sum the partials in thread order (deterministic for a given thread count).
         if let dWeight {
             let dst = dWeight.pointer
-            for grp in 0..<g.groups {
-                for co in 0..<coutG {
-                    let row = dst + (grp * coutG + co) * k
-                    for kk in 0..<k {
-                        var s: Float = 0
-                        for part in weightParts { s += part.pointer[(grp * k + kk) * coutG + co] }
-                        row[kk] = s
+            if let shifted {
+                dst.update(repeating: 0, count: weight.layout.count)
+                for part in weightParts { shifted.addWeightGradient(part.pointer, into: dst) }
+            } else {
+                for grp in 0..<g.groups {
+                    for co in 0..<coutG {
+                        let row = dst + (grp * coutG + co) * k
+                        for kk in 0..<k {
+                            var s: Float = 0
+                            for part in weightParts { s += part.pointer[(grp * k + kk) * coutG + co] }
+                            row[kk] = s
+                        }
                     }
                 }
             }

@@ -98,8 +98,12 @@ import Testing
         ("1×1 stride 2", Case(x: [2, 5, 5, 4], cout: 3, kernel: (1, 1), stride: (2, 2))),
         ("padding wider than the kernel reach", Case(x: [1, 2, 3, 3], cout: 2, kernel: (2, 2), padding: (3, 2))),
         ("5×5 padding 2 (wrapped columns)", Case(x: [1, 2, 6, 9], cout: 3, kernel: (5, 5), padding: (2, 2))),
-        // 8 output channels from a 324 KB patch matrix per sample: im2col runs in bands of rows.
-        ("banded im2col", Case(x: [2, 8, 36, 32], cout: 8, kernel: (3, 3), padding: (1, 1))),
+        // A 282 KB patch matrix per sample: im2col runs in bands of rows.
+        ("banded im2col", Case(x: [1, 7, 56, 20], cout: 8, kernel: (3, 3), padding: (1, 1))),
+        // Wide images with 8 or more input channels: shifted copies of the padded input.
+        ("shifted copies, same padding", Case(x: [2, 8, 7, 32], cout: 6, kernel: (3, 3), padding: (1, 1))),
+        ("shifted copies, unpadded, no bias", Case(x: [2, 9, 6, 26], cout: 5, kernel: (3, 3), bias: false)),
+        ("shifted copies, dilation 2, 3×5", Case(x: [1, 8, 9, 30], cout: 4, kernel: (3, 5), padding: (2, 3), dilation: (2, 2))),
     ]
 
     static func inputs(_ c: Case, seed: UInt64) -> (Tensor, Tensor, Tensor?) {
@@ -165,12 +169,13 @@ import Testing
     /// The batch split over two threads gives the single-threaded values: exactly for the output
     /// and the input gradient (each sample is computed alike), within rounding for the weight and
     /// bias gradients (per-thread partial sums are added in a different order).
-    @Test func twoThreadsMatchOne() {
+    @Test(arguments: [[4, 16, 16, 16], [4, 16, 8, 32]])   // im2col; shifted copies (wide)
+    func twoThreadsMatchOne(_ shape: [Int]) {
         let previous = threadCount()
         defer { setThreadCount(previous) }
-        // 2·4·16·16·16·144 ≈ 9.4 MFLOP forward: above the threshold for splitting the batch.
-        let x0 = random([4, 16, 16, 16], seed: 50), w0 = random([16, 16, 3, 3], seed: 51)
-        let b0 = random([16], seed: 52), dy = random([4, 16, 16, 16], seed: 53)
+        // 2·4·16·256·144 ≈ 4.7 MFLOP forward: above the threshold for splitting the batch.
+        let x0 = random(shape, seed: 50), w0 = random([16, 16, 3, 3], seed: 51)
+        let b0 = random([16], seed: 52), dy = random(shape, seed: 53)
         func run() -> (y: [Float], dx: [Float], dw: [Float], db: [Float]) {
             let x = x0.requiringGrad(), w = w0.requiringGrad(), b = b0.requiringGrad()
             let y = conv2d(x, weight: w, bias: b, padding: (1, 1))
