@@ -103,6 +103,9 @@ import Testing
         // Wide images with 8 or more input channels: shifted copies of the padded input.
         ("shifted copies, same padding", Case(x: [2, 8, 7, 32], cout: 6, kernel: (3, 3), padding: (1, 1))),
         ("shifted copies, unpadded, no bias", Case(x: [2, 9, 6, 26], cout: 5, kernel: (3, 3), bias: false)),
+        // 8 to 31 output channels: dx is the transposed convolution, also from shifted copies.
+        ("shifted copies both ways, same padding", Case(x: [1, 8, 5, 28], cout: 8, kernel: (3, 3), padding: (1, 1))),
+        ("shifted copies both ways, unpadded", Case(x: [1, 8, 6, 26], cout: 9, kernel: (3, 3))),
         ("shifted copies, dilation 2, 3×5", Case(x: [1, 8, 9, 30], cout: 4, kernel: (3, 5), padding: (2, 3), dilation: (2, 2))),
     ]
 
