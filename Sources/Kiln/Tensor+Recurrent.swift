@@ -93,18 +93,33 @@ private enum SequenceInput {
                  x, lda: inputSize, wih, ldb: inputSize, gates, ldc: g)
             return gates
         case .embedded(let table, let indices):
-            let rows = table.shape[0]
-            let projection = buffer(like: table, [1, rows, g], bias: bias)
-            gemm(transB: true, m: rows, n: g, k: inputSize, beta: bias == nil ? 0 : 1,
-                 table, lda: inputSize, wih, ldb: inputSize, projection, ldc: g)
             let gates = table.empty([batch, time, g])
-            table.backend.indexSelect(projection.view, width: g, indices: indices, into: gates.storage)
+            table.backend.indexSelect(tableProjection(wih, bias: bias)!.view, width: g, indices: indices, into: gates.storage)
             return gates
         }
     }
 
-    /// Gradients of the input source and of `W_ih` from the gate gradients `dGates` `[B·T, G]`.
-    func gradients(_ dGates: Tensor, _ wih: Tensor, needInput: Bool, needWeight: Bool) -> (input: Tensor?, weight: Tensor?) {
+    /// For an embedded input, `table·W_ihᵀ + bias` (`[V, G]`): every step's input projection is one
+    /// of its rows. Nil for a dense input.
+    func tableProjection(_ wih: Tensor, bias: Tensor?) -> Tensor? {
+        guard case .embedded(let table, _) = self else { return nil }
+        let (rows, g, inputSize) = (table.shape[0], wih.shape[0], wih.shape[1])
+        let projection = buffer(like: table, [1, rows, g], bias: bias)
+        gemm(transB: true, m: rows, n: g, k: inputSize, beta: bias == nil ? 0 : 1,
+             table, lda: inputSize, wih, ldb: inputSize, projection, ldc: g)
+        return projection.reshaped([rows, g])
+    }
+
+    /// Step `t`'s rows of a `[V, G]` table for an embedded input (nil for a dense one).
+    func rows(of table: Tensor?, step t: Int, time: Int) -> TableRows? {
+        guard let table, case .embedded(_, let indices) = self else { return nil }
+        return TableRows(table: table.view, indices: indices, offset: t, stride: time)
+    }
+
+    /// Gradients of the input source and of `W_ih` from the gate gradients `dGates` `[B·T, G]`
+    /// (for an embedded input, from their sums per table row when `tableRowSums` has them).
+    func gradients(_ dGates: Tensor, _ wih: Tensor, needInput: Bool, needWeight: Bool,
+                   tableRowSums: Tensor? = nil) -> (input: Tensor?, weight: Tensor?) {
         let (g, inputSize) = (wih.shape[0], wih.shape[1])
         // The gate gradients seen from the input's rows: every step's, or summed per table row.
         let (rowsGrad, rows, x): (Tensor, Int, Tensor)
@@ -112,9 +127,12 @@ private enum SequenceInput {
         case .dense(let input):
             (rowsGrad, rows, x) = (dGates, input.shape[0] * input.shape[1], input)
         case .embedded(let table, let indices):
-            let perRow = Tensor.zeros([table.shape[0], g], device: table.device)
-            table.backend.indexAdd(dGates.view, width: g, indices: indices, into: perRow.storage)
-            (rowsGrad, rows, x) = (perRow, table.shape[0], table)
+            var perRow = tableRowSums
+            if perRow == nil {
+                perRow = Tensor.zeros([table.shape[0], g], device: table.device)
+                table.backend.indexAdd(dGates.view, width: g, indices: indices, into: perRow!.storage)
+            }
+            (rowsGrad, rows, x) = (perRow!, table.shape[0], table)
         }
         var dInput: Tensor?, dWeight: Tensor?
         if needInput {
@@ -261,13 +279,18 @@ private func lstm(_ input: SequenceInput, batch: Int, time: Int, weightIH: Tenso
     let order = interleavedGateRows(hidden: hidden, gates: 4)
     let wihK = rows(wih, order), whhK = rows(whh, order)
     let bias = combinedBias(bih, bhh).map { rows($0, order) }
-    let gates = input.projected(wihK, bias: bias, batch: batch, time: time)
+    // A dense input's projection fills the gate buffer; an embedded one's stays a table whose rows
+    // the step kernels read directly.
+    let table = input.tableProjection(wihK, bias: bias)
+    let gates = table == nil ? input.projected(wihK, bias: bias, batch: batch, time: time)
+                             : source.empty([batch, time, g4])
     let out = source.empty([batch, time, hidden]), cs = source.empty([batch, time, hidden])
     let tanhC = source.empty([batch, time, hidden])
     let step = time * hidden, gateStep = time * g4
     let recurrent = whhK.matrix(g4, hidden, stride: hidden)
     for t in 0..<time {
         backend.lstmStep(batch: batch, hidden: hidden, gates: gates.matrix(batch, g4, stride: gateStep, at: t * g4),
+                         input: input.rows(of: table, step: t, time: time),
                          hPrev: t == 0 ? h0c?.matrix(batch, hidden, stride: hidden)
                                        : out.matrix(batch, hidden, stride: step, at: (t - 1) * hidden),
                          weightHH: recurrent,
@@ -294,6 +317,8 @@ private func lstm(_ input: SequenceInput, batch: Int, time: Int, weightIH: Tenso
         if let gc = state.c { backend.copy(gc.view, into: dc.view) } else { backend.fill(dc.view, value: 0) }
         if let gh = state.h { backend.copy(gh.view, into: dh.view) } else { backend.fill(dh.view, value: 0) }
         let dBias = bias == nil ? nil : Tensor.zeros([g4], device: out.device)
+        // An embedded input's gate gradients, summed per table row by the step kernels.
+        let rowSums = table == nil || !(need.input || need.wih) ? nil : Tensor.zeros(table!.shape, device: out.device)
         for t in stride(from: time - 1, through: 0, by: -1) {
             backend.lstmStepBackward(
                 batch: batch, hidden: hidden, gates: gates.matrix(batch, g4, stride: gateStep, at: t * g4),
@@ -304,7 +329,7 @@ private func lstm(_ input: SequenceInput, batch: Int, time: Int, weightIH: Tenso
                 tanhC: tanhC.matrix(batch, hidden, stride: step, at: t * hidden),
                 dOut: dOut?.matrix(batch, hidden, stride: step, at: t * hidden),
                 dh: dh.matrix(batch, hidden, stride: hidden), dc: dc.matrix(batch, hidden, stride: hidden),
-                dBias: dBias?.storage)
+                dBias: dBias?.storage, inputGradient: saved.rows(of: rowSums, step: t, time: time))
         }
         // `gates` now holds d/d(gates) of every step: [B·T, 4H], interleaved.
         var dh0: Tensor?
@@ -313,7 +338,8 @@ private func lstm(_ input: SequenceInput, batch: Int, time: Int, weightIH: Tenso
             gemm(m: batch, n: hidden, k: g4, gates, lda: gateStep, whhK, ldb: hidden, dh0!, ldc: hidden)
         }
         let inverse = inverted(order)
-        let (dInput, dwih) = saved.gradients(gates, wihK, needInput: need.input, needWeight: need.wih)
+        let (dInput, dwih) = saved.gradients(gates, wihK, needInput: need.input, needWeight: need.wih,
+                                             tableRowSums: rowSums)
         var dwhh: Tensor?
         if need.whh {
             let d = out.empty([g4, hidden])

@@ -102,15 +102,19 @@ package protocol Backend: Sendable {
     /// `hPrev·W_hhᵀ` (`weightHH` `[4·hidden, hidden]`, rows in the same order) to the
     /// pre-activations in `gates` when `hPrev` is given, replaces them by the activations, and from
     /// `cPrev` (nil: zeros) writes `c`, `tanhC` and `h = o·tanh(c)`.
-    func lstmStep(batch: Int, hidden: Int, gates: StridedView, hPrev: StridedView?, weightHH: StridedView,
-                  cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView)
+    ///
+    /// With `input`, the pre-activations are its rows (the step's input projection, e.g. of an
+    /// embedding table) plus `hPrev·W_hhᵀ`, and `gates` only receives the activations.
+    func lstmStep(batch: Int, hidden: Int, gates: StridedView, input: TableRows?, hPrev: StridedView?,
+                  weightHH: StridedView, cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView)
     /// Backward of one `lstmStep`: `dh` is set to `dGatesNext·W_hh` (the following step's gate
     /// gradients; when nil, `dh` is used as given), then with `dh + dOut` and `dc` (d/dc_t on entry,
     /// d/dc_{t−1} on exit) the gate gradients replace the activations in `gates`, and their column
-    /// sums are added to `dBias` (interleaved like the gates).
+    /// sums are added to `dBias` (interleaved like the gates); with `inputGradient`, each row's gate
+    /// gradients are also added to its table row there.
     func lstmStepBackward(batch: Int, hidden: Int, gates: StridedView, dGatesNext: StridedView?,
                           weightHH: StridedView, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
-                          dh: StridedView, dc: StridedView, dBias: Storage?)
+                          dh: StridedView, dc: StridedView, dBias: Storage?, inputGradient: TableRows?)
     /// One GRU step (PyTorch's equations): `gates` holds `x·W_ihᵀ + b_ih` (`[r z n]`, `3·hidden`) and
     /// receives the activations r, z, n; `hiddenGates` holds `h·W_hhᵀ + b_hh` (kept); writes `h`.
     func gruCell(batch: Int, hidden: Int, gates: StridedView, hiddenGates: StridedView,
@@ -155,6 +159,22 @@ package protocol Backend: Sendable {
     func batchNormBackward(_ dy: StridedView, x: StridedView, batch: Int, channels: Int, spatial: Int,
                            weight: StridedView?, saveMean: Storage, saveInvStd: Storage, training: Bool,
                            dx: Storage?, dWeight: Storage?, dBias: Storage?)
+}
+
+/// Rows of a dense `[rows, width]` table picked per batch row of one time step: batch row `b` uses
+/// table row `indices[offset + b·stride]` (for step t of batch-major `[B, T]` indices: offset t,
+/// stride T).
+package struct TableRows {
+    package var table: StridedView
+    package var indices: [Int32]
+    package var offset: Int, stride: Int
+
+    package init(table: StridedView, indices: [Int32], offset: Int, stride: Int) {
+        self.table = table
+        self.indices = indices
+        self.offset = offset
+        self.stride = stride
+    }
 }
 
 /// One (batched) matrix product in BLAS terms; offsets and strides are in elements.

@@ -82,6 +82,21 @@ private func sgemmRows(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: 
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
+/// `TableRows` resolved to row pointers: `self[b]` is batch row b's table row.
+private struct Picked {
+    let rows: [UnsafeMutablePointer<Float>]
+    init(_ t: TableRows) {
+        let base = t.table.base + t.table.layout.offset, ld = t.table.layout.strides[0]
+        let count = t.table.layout.shape[0]
+        rows = (0..<((t.indices.count - t.offset + t.stride - 1) / t.stride)).map { b in
+            let index = Int(t.indices[t.offset + b * t.stride])
+            precondition(index >= 0 && index < count, "table row \(index) out of range 0..<\(count)")
+            return base + index * ld
+        }
+    }
+    @inline(__always) subscript(b: Int) -> UnsafeMutablePointer<Float> { rows[b] }
+}
+
 /// Splits `0..<hidden` into ranges aligned to 16 units, across threads when `work` is large.
 @inline(__always)
 private func forEachUnitRange(_ hidden: Int, work: Int, _ body: (Range<Int>) -> Void) {
@@ -95,23 +110,32 @@ private func forEachUnitRange(_ hidden: Int, work: Int, _ body: (Range<Int>) -> 
 private func cellWork(_ batch: Int, _ hidden: Int) -> Int { batch * hidden * 16 }
 
 extension CPUBackend {
-    package func lstmStep(batch: Int, hidden: Int, gates: StridedView, hPrev: StridedView?, weightHH: StridedView,
-                          cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView) {
+    package func lstmStep(batch: Int, hidden: Int, gates: StridedView, input: TableRows?, hPrev: StridedView?,
+                          weightHH: StridedView, cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView) {
         let G = Rows(gates), HP = Rows(hPrev), W = Rows(weightHH), CP = Rows(cPrev)
         let C = Rows(c), TC = Rows(tanhC), Hs = Rows(h)
+        let X = input.map(Picked.init)
+        // The gates hold pre-activations unless an input replaces them and no product adds to it.
+        let fromGates = X == nil || HP != nil
         forEachUnitRange(hidden, work: cellWork(batch, hidden) + (hPrev == nil ? 0 : batch * hidden * hidden)) { units in
             // This thread's gates: columns 4·u0 ..< 4·u1 (interleaved layout), computed here.
             if let hp = HP {
                 sgemmRows(false, true, batch, 4 * units.count, hidden, 1, hp.p, hp.ld, W[4 * units.lowerBound], W.ld,
-                          1, G.p + 4 * units.lowerBound, G.ld)
+                          X == nil ? 1 : 0, G.p + 4 * units.lowerBound, G.ld)
             }
             var u = units.lowerBound
             while u < units.upperBound {
                 let n = min(16, hidden - u)
                 for b in 0..<batch {
                     let g = G[b] + 4 * u
-                    let i = vtanh(0.5 * load(g, n)) * 0.5 + 0.5, f = vtanh(0.5 * load(g + n, n)) * 0.5 + 0.5
-                    let z = vtanh(load(g + 2 * n, n)), o = vtanh(0.5 * load(g + 3 * n, n)) * 0.5 + 0.5
+                    var ai = SIMD16<Float>(), af = SIMD16<Float>(), az = SIMD16<Float>(), ao = SIMD16<Float>()
+                    if fromGates { ai = load(g, n); af = load(g + n, n); az = load(g + 2 * n, n); ao = load(g + 3 * n, n) }
+                    if let x = X?[b] {
+                        let r = x + 4 * u
+                        ai += load(r, n); af += load(r + n, n); az += load(r + 2 * n, n); ao += load(r + 3 * n, n)
+                    }
+                    let i = vtanh(0.5 * ai) * 0.5 + 0.5, f = vtanh(0.5 * af) * 0.5 + 0.5
+                    let z = vtanh(az), o = vtanh(0.5 * ao) * 0.5 + 0.5
                     let cp = CP.map { load($0[b] + u, n) } ?? SIMD16()
                     let cn = f * cp + i * z
                     let tc = vtanh(cn)
@@ -128,10 +152,11 @@ extension CPUBackend {
 
     package func lstmStepBackward(batch: Int, hidden: Int, gates: StridedView, dGatesNext: StridedView?,
                                   weightHH: StridedView, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
-                                  dh: StridedView, dc: StridedView, dBias: Storage?) {
+                                  dh: StridedView, dc: StridedView, dBias: Storage?, inputGradient: TableRows?) {
         let G = Rows(gates), GN = Rows(dGatesNext), W = Rows(weightHH), CP = Rows(cPrev), TC = Rows(tanhC)
         let DO = Rows(dOut), DH = Rows(dh), DC = Rows(dc)
         let db = dBias?.pointer
+        let DX = inputGradient.map(Picked.init)
         forEachUnitRange(hidden, work: cellWork(batch, hidden) + (dGatesNext == nil ? 0 : batch * hidden * hidden)) { units in
             // d/dh_t for this thread's units from every gate of step t + 1.
             if let gn = GN {
@@ -156,6 +181,12 @@ extension CPUBackend {
                     let dO = dhb * tc * o * (1 - o)
                     store(di, g, n); store(df, g + n, n); store(dz, g + 2 * n, n); store(dO, g + 3 * n, n)
                     store(dcn * f, DC[b] + u, n)
+                    if let x = DX?[b] {
+                        // This thread's columns of the table row: no other thread writes them.
+                        let r = x + 4 * u
+                        store(load(r, n) + di, r, n); store(load(r + n, n) + df, r + n, n)
+                        store(load(r + 2 * n, n) + dz, r + 2 * n, n); store(load(r + 3 * n, n) + dO, r + 3 * n, n)
+                    }
                     si += di; sf += df; sg += dz; so += dO
                 }
                 if let db {
