@@ -6,8 +6,9 @@ import KilnCompute
 public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float = 1e-5) -> Tensor {
     precondition(x.rank >= 1, "layerNorm: input must have at least one axis, got \(x.shape)")
     let cols = x.shape[x.rank - 1]
-    if let weight { precondition(weight.shape == [cols], "layerNorm: weight \(weight.shape) should be [\(cols)] for input \(x.shape)") }
-    if let bias { precondition(bias.shape == [cols], "layerNorm: bias \(bias.shape) should be [\(cols)] for input \(x.shape)") }
+    for (name, p) in [("weight", weight), ("bias", bias)] {
+        if let p { precondition(p.shape == [cols], "layerNorm: \(name) \(p.shape) should be [\(cols)] for input \(x.shape)") }
+    }
     let xc = x.contiguous()
     let w = weight?.contiguous(), b = bias?.contiguous()
     let rows = x.count / Swift.max(cols, 1)

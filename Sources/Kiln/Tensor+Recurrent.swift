@@ -245,7 +245,8 @@ public func lstm(_ x: Tensor, weightIH: Tensor, weightHH: Tensor, biasIH: Tensor
 /// `lstm(table.indexSelect(indices).reshaped([B, T, I]), …)`, but the input projection is
 /// computed once per table row, so its three products shrink from `B·T` rows to `V`.
 public func lstm(embedding table: Tensor, indices: [Int32], shape: [Int], weightIH: Tensor, weightHH: Tensor,
-                 biasIH: Tensor?, biasHH: Tensor?, h0: Tensor? = nil, c0: Tensor? = nil) -> (output: Tensor, h: Tensor, c: Tensor) {
+                 biasIH: Tensor?, biasHH: Tensor?, h0: Tensor? = nil, c0: Tensor? = nil)
+    -> (output: Tensor, h: Tensor, c: Tensor) {
     let input = embeddedInput("lstm", table, indices, shape)
     return lstm(input, batch: shape[0], time: shape[1], weightIH: weightIH, weightHH: weightHH,
                 biasIH: biasIH, biasHH: biasHH, h0: h0, c0: c0)
