@@ -9,8 +9,8 @@ import Dispatch
 //   dW       dWᵀ[g]    [K, Cout/g] += col [K, P] · dout[n,g]ᵀ   (dout transposed first; per
 //                      thread, the threads' sums added after)
 //   dx       dcol [K, P] = W[g]ᵀ · dout[n,g];  dx[n,g] = col2im(dcol), or, at stride 1 with few
-//            output channels, the forward convolution of dout with the flipped, transposed kernel
-//            (padding d·(k−1) − p): im2col of dout + the same fast product as forward.
+//            output channels or "same" padding, the forward convolution of dout with the flipped,
+//            transposed kernel (padding d·(k−1) − p): the same fast products as forward.
 //
 // NOTE: the per-sample products are small (M = 16–64 output channels) and OpenBLAS's own threads
 // split them badly; a whole-batch GEMM would need a transposing copy back to NCHW. Measured on
@@ -207,14 +207,15 @@ private let bandBytes = 256 << 10
 /// transposed kernel and padding `d·(k − 1) − p`; nil when that padding would be negative, or
 /// when col2im measures faster.
 ///
-/// NOTE: with few output channels the col2im product `Wᵀ·dy` reduces over only Cout/groups
-/// terms and runs poorly (16 → 16 channels of 32×32: 68 vs 73 GFLOP/s for the whole backward
-/// pass this way); from 32 output channels on col2im was as fast or faster (32 → 64 of 26×26:
-/// 85 vs 76), the transposed problem's patches being larger there.
+/// NOTE: measured on one core (whole backward pass): with few output channels the col2im product
+/// `Wᵀ·dy` reduces over only Cout/groups terms and runs poorly (16 → 16 channels of 32×32: 68 vs
+/// 73 GFLOP/s); with "same" padding the transposed problem has the forward's size and also won
+/// at 32 and 64 channels (84 vs 81, 91 vs 88); an unpadded convolution's transposed problem is
+/// larger than it (32 → 64 channels of 26×26: col2im 94 vs 89).
 private func transposedGeometry(_ g: Conv2dGeometry) -> Conv2dGeometry? {
-    guard g.stride == (1, 1), g.groupOutChannels < 32 else { return nil }
+    guard g.stride == (1, 1) else { return nil }
     let ph = g.dilation.h * (g.kernelHeight - 1) - g.padding.h, pw = g.dilation.w * (g.kernelWidth - 1) - g.padding.w
-    guard ph >= 0 && pw >= 0 else { return nil }
+    guard ph >= 0 && pw >= 0, g.groupOutChannels < 32 || (ph == g.padding.h && pw == g.padding.w) else { return nil }
     return Conv2dGeometry(batch: g.batch, inChannels: g.outChannels, height: g.outHeight, width: g.outWidth,
                           outChannels: g.inChannels, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
                           stride: (1, 1), padding: (ph, pw), dilation: (g.dilation.h, g.dilation.w), groups: g.groups)

@@ -84,8 +84,11 @@ import Testing
     static let cases: [(String, Case)] = [
         ("3×3 valid", Case(x: [2, 3, 7, 6], cout: 4, kernel: (3, 3))),
         ("3×3 same padding, no bias", Case(x: [2, 3, 6, 6], cout: 5, kernel: (3, 3), padding: (1, 1), bias: false)),
-        // 32 output channels: dx by col2im (fewer: by the transposed convolution).
-        ("3×3 same padding, 32 outputs", Case(x: [2, 3, 5, 6], cout: 32, kernel: (3, 3), padding: (1, 1))),
+        // 32 output channels without "same" padding: dx by col2im (contiguous rows when the width
+        // is kept); otherwise by the transposed convolution.
+        ("3×3, 32 outputs, width kept", Case(x: [2, 3, 5, 6], cout: 32, kernel: (3, 3), padding: (0, 1))),
+        ("3×3, 32 outputs, unpadded", Case(x: [2, 3, 5, 6], cout: 32, kernel: (3, 3))),
+        ("3×3, 32 outputs, same padding", Case(x: [1, 3, 5, 6], cout: 32, kernel: (3, 3), padding: (1, 1))),
         ("stride 2, padding 1", Case(x: [2, 2, 9, 8], cout: 3, kernel: (3, 3), stride: (2, 2), padding: (1, 1))),
         ("stride 2, wide rows (vector gathers)", Case(x: [2, 3, 12, 21], cout: 4, kernel: (3, 3), stride: (2, 2), padding: (1, 1))),
         ("stride 2 across, dilation 2 across, groups 2", Case(x: [2, 4, 7, 11], cout: 4, kernel: (3, 3), stride: (1, 2),
