@@ -170,6 +170,37 @@ private struct ConvPlan {
         }
     }
 
+    /// The backward pass of a stride-1 convolution through this plan of its transposed convolution
+    /// (input `dy`, output `dx`): `dx = W′ · patches(dy)` as `forward`, and from the same patches
+    /// the weight gradient `corr (+)= patches(dy) · xᵀ` (`x` the forward input, laid out like this
+    /// plan's output), saving the im2col of `x`. `corr` is `[groups][K][Cout/groups]` of this plan
+    /// (rows `(c, ky, kx)` of `dy`'s channels and the flipped kernel, columns `x`'s channels);
+    /// `xT` is scratch for one group of `xᵀ`.
+    func forwardAndCorrelate(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                             x: UnsafePointer<Float>, corr: UnsafeMutablePointer<Float>, accumulate: Bool,
+                             scratch: UnsafeMutablePointer<Float>, xT: UnsafeMutablePointer<Float>) {
+        let (coutG, k, p, ow) = (g.groupOutChannels, g.patchSize, g.outPlane, g.outWidth)
+        let tile = smallProduct / Swift.max(k * coutG, 1)
+        taps.withUnsafeBufferPointer { taps in
+            for grp in 0..<g.groups {
+                let dyg = dy + grp * g.groupInChannels * g.height * g.width
+                let wg = w + grp * coutG * k, dxg = dx + grp * coutG * p, xg = x + grp * coutG * p
+                let cg = corr + grp * k * coutG
+                cblas_somatcopy(CblasRowMajor, CblasTrans, Int32(coutG), Int32(p), 1, xg, Int32(p), xT, Int32(coutG))
+                for oy in bands {
+                    let rows = rows(oy), cols = rows.count * ow
+                    Patches.build(dyg, into: scratch, g, taps, band: rows)
+                    tiledSgemm(m: coutG, n: cols, k: k, wg, lda: k, scratch, ldb: cols, beta: 0, dxg + oy * ow, ldc: p)
+                    for j in stride(from: 0, to: cols, by: tile) {
+                        convSgemm(false, false, m: k, n: coutG, k: Swift.min(tile, cols - j), scratch + j, lda: cols,
+                                  xT + (oy * ow + j) * coutG, ldb: coutG, beta: accumulate || oy + j > 0 ? 1 : 0,
+                                  cg, ldc: coutG)
+                    }
+                }
+            }
+        }
+    }
+
     /// One group's input `x`, or (stride 2 across) its copy with split columns in `scratch`.
     private func splitInput(_ x: UnsafePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
         guard split else { return x }
@@ -270,13 +301,20 @@ extension CPUBackend {
         let inSample = g.inChannels * g.height * g.width, outSample = g.outChannels * p
         let threads = batchThreads(g)
         let plan = ConvPlan(g)
-        let shifted = dWeight == nil ? nil : ShiftedPlan(g)
+        var shifted = dWeight == nil ? nil : ShiftedPlan(g)
 
         // dx: a forward convolution of dy at stride 1 (flipped kernel [Cin][Cout/groups][kh][kw],
         // from shifted copies or im2col), else col2im of Wᵀ·dy (Wᵀ as [groups][K][Cout/groups]).
         let dxGeometry = dx == nil ? nil : transposedGeometry(g)
         let transposed = dxGeometry.map(ConvPlan.init)
         let transposedShifted = dxGeometry.flatMap(ShiftedPlan.init)
+        // With dx from patches (or shifted copies) of dy, dW comes from the same ones
+        // (`forwardAndCorrelate`): one im2col of the backward pass instead of two.
+        let correlate = dWeight != nil && transposedShifted == nil && transposed.map { t in
+            !t.g.isPointwise && smallProduct / Swift.max(t.g.patchSize * t.g.groupOutChannels, 1) >= 16
+        } == true
+        let correlateShifted = dWeight != nil && transposedShifted != nil
+        if correlate || correlateShifted { shifted = nil }
         let weightForDx = dx == nil ? nil : Storage(count: g.outChannels * k)
         if let wx = weightForDx?.pointer {
             let (kh, kw) = (g.kernelHeight, g.kernelWidth)
@@ -307,8 +345,11 @@ extension CPUBackend {
         let biasParts = dBias == nil ? [] : (0..<threads).map { _ in Storage(count: g.outChannels) }
         let parts = UncheckedSendable((weightParts.map(\.pointer), biasParts.map(\.pointer)))
         let pdx = dx?.pointer, pwx = weightForDx.map { UnsafePointer($0.pointer) }
-        let weightScratch = dWeight == nil ? 0 : shifted?.weightGradientScratch ?? plan.scratchCount
-        let inputScratch = dx == nil ? 0 : transposedShifted?.forwardScratch ?? transposed?.scratchCount ?? plan.scratchCount
+        let weightScratch = dWeight == nil || correlate || correlateShifted ? 0
+            : shifted?.weightGradientScratch ?? plan.scratchCount
+        let inputScratch = dx == nil ? 0
+            : (correlateShifted ? transposedShifted?.correlateScratch : transposedShifted?.forwardScratch)
+                ?? transposed?.scratchCount ?? plan.scratchCount
         let scratchCount = Swift.max(weightScratch, inputScratch)
         forEachChunk(g.batch, threads: threads) { t, samples in
             guard !samples.isEmpty else { return }
@@ -316,12 +357,24 @@ extension CPUBackend {
             let db = parts.value.1.isEmpty ? nil : parts.value.1[t]
             db?.update(repeating: 0, count: g.outChannels)
             let scratch = scratchCount == 0 ? nil : Storage(count: scratchCount)
-            let dyT = dwT == nil || shifted != nil ? nil : Storage(count: p * coutG)
+            // dyᵀ for `weightGradient`, or xᵀ for `forwardAndCorrelate`.
+            let dyT = dwT == nil || shifted != nil || correlateShifted ? nil
+                : Storage(count: correlate ? g.height * g.width * cinG : p * coutG)
             withExtendedLifetime((scratch, dyT)) {
                 for n in samples {
                     let dyn = pdy + n * outSample, first = n == samples.lowerBound
                     if let db {
                         for co in 0..<g.outChannels { db[co] += rowSum(dyn + co * p, p, stride: 1) }
+                    }
+                    if correlateShifted, let dwT, let transposedShifted, let pwx, let pdx {
+                        transposedShifted.forwardAndCorrelate(dyn, pwx, pdx + n * inSample, x: px + n * inSample,
+                                                              corr: dwT, accumulate: !first, scratch: scratch!.pointer)
+                        continue
+                    }
+                    if correlate, let dwT, let transposed, let pwx, let pdx {
+                        transposed.forwardAndCorrelate(dyn, pwx, pdx + n * inSample, x: px + n * inSample, corr: dwT,
+                                                       accumulate: !first, scratch: scratch!.pointer, xT: dyT!.pointer)
+                        continue
                     }
                     if let dwT {
                         if let shifted {
@@ -347,7 +400,39 @@ extension CPUBackend {
         // Sum the partials in thread order (deterministic for a given thread count).
         if let dWeight {
             let dst = dWeight.pointer
-            if let shifted {
+            if correlateShifted {
+                // [ky′][(co, kx′)][ci] of the flipped kernel (one group).
+                let (kh, kw) = (g.kernelHeight, g.kernelWidth)
+                for co in 0..<coutG {
+                    for ci in 0..<cinG {
+                        for ky in 0..<kh {
+                            for kx in 0..<kw {
+                                let row = ((kh - 1 - ky) * coutG + co) * kw + kw - 1 - kx
+                                var s: Float = 0
+                                for part in weightParts { s += part.pointer[row * cinG + ci] }
+                                dst[((co * cinG + ci) * kh + ky) * kw + kx] = s
+                            }
+                        }
+                    }
+                }
+            } else if correlate {
+                // Rows (co, ky′, kx′) of the flipped kernel per group, columns ci.
+                let (kh, kw) = (g.kernelHeight, g.kernelWidth), rowsPerGroup = coutG * kh * kw
+                for grp in 0..<g.groups {
+                    for co in 0..<coutG {
+                        for ci in 0..<cinG {
+                            for ky in 0..<kh {
+                                for kx in 0..<kw {
+                                    let row = grp * rowsPerGroup + (co * kh + kh - 1 - ky) * kw + kw - 1 - kx
+                                    var s: Float = 0
+                                    for part in weightParts { s += part.pointer[row * cinG + ci] }
+                                    dst[(((grp * coutG + co) * cinG + ci) * kh + ky) * kw + kx] = s
+                                }
+                            }
+                        }
+                    }
+                }
+            } else if let shifted {
                 dst.update(repeating: 0, count: weight.layout.count)
                 for part in weightParts { shifted.addWeightGradient(part.pointer, into: dst) }
             } else {

@@ -111,22 +111,43 @@ struct ShiftedPlan {
     /// `dWᵀ (+)= xs · dout_wideᵀ` for one sample, into `dwT` laid out `[kh][C·kw][Cout]`.
     func weightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dwT: UnsafeMutablePointer<Float>,
                         accumulate: Bool, scratch: UnsafeMutablePointer<Float>) {
+        shiftedCopies(x, into: scratch)
+        correlate(wideTransposed: dy, into: dwT, accumulate: accumulate, scratch: scratch, rows: scratch + copiesCount)
+    }
+
+    /// Scratch for `forwardAndCorrelate`: `forward`'s, then `x_wideᵀ`.
+    var correlateScratch: Int { forwardScratch + wideColumns * g.outChannels }
+
+    /// The backward pass of a stride-1 convolution through this plan of its transposed convolution
+    /// (input `dy`, output `dx`): `dx` as `forward`, and from the same shifted copies of `dy` the
+    /// weight gradient `corr (+)= xs_ky · x_wideᵀ` (`x` the forward input, laid out like this
+    /// plan's output), saving the copies of `x`. `corr` is `[kh][C·kw][Cout]` of this plan: rows
+    /// `(c, kx)` of `dy`'s channels and the flipped kernel, columns `x`'s channels.
+    func forwardAndCorrelate(_ dy: UnsafePointer<Float>, _ wk: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                             x: UnsafePointer<Float>, corr: UnsafeMutablePointer<Float>, accumulate: Bool,
+                             scratch: UnsafeMutablePointer<Float>) {
+        forward(dy, wk, bias: nil, dx, scratch: scratch)
+        correlate(wideTransposed: x, into: corr, accumulate: accumulate, scratch: scratch, rows: scratch + forwardScratch)
+    }
+
+    /// With the shifted copies in `scratch`: `out_ky (+)= xs_ky · m_wideᵀ` for each kernel row, where
+    /// `m` is `[Cout, oh·ow]` (this plan's output layout), transposed into `rows` in the wide layout
+    /// with zero rows for the extra columns.
+    private func correlate(wideTransposed m: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                           accumulate: Bool, scratch: UnsafeMutablePointer<Float>, rows mT: UnsafeMutablePointer<Float>) {
         let (cout, oh, ow) = (g.outChannels, g.outHeight, g.outWidth)
         let k = g.inChannels * g.kernelWidth, n = wideColumns, p = g.outPlane
-        let xs = scratch, dyT = scratch + copiesCount
-        shiftedCopies(x, into: xs)
-        // dout_wideᵀ [oh·Wp, Cout]: each output row transposed, the extra columns zero.
         for oy in 0..<oh {
-            cblas_somatcopy(CblasRowMajor, CblasTrans, Int32(cout), Int32(ow), 1, dy + oy * ow, Int32(p),
-                            dyT + oy * wp * cout, Int32(cout))
-            (dyT + (oy * wp + ow) * cout).update(repeating: 0, count: (wp - ow) * cout)
+            cblas_somatcopy(CblasRowMajor, CblasTrans, Int32(cout), Int32(ow), 1, m + oy * ow, Int32(p),
+                            mT + oy * wp * cout, Int32(cout))
+            (mT + (oy * wp + ow) * cout).update(repeating: 0, count: (wp - ow) * cout)
         }
         let tile = Swift.max(16, smallProduct / Swift.max(k * cout, 1))
         for ky in 0..<g.kernelHeight {
-            let a = xs + ky * g.dilation.h * wp, c = dwT + ky * k * cout
+            let a = scratch + ky * g.dilation.h * wp, c = out + ky * k * cout
             for j in stride(from: 0, to: n, by: tile) {
                 convSgemm(false, false, m: k, n: cout, k: Swift.min(tile, n - j), a + j, lda: plane,
-                          dyT + j * cout, ldb: cout, beta: accumulate || j > 0 ? 1 : 0, c, ldc: cout)
+                          mT + j * cout, ldb: cout, beta: accumulate || j > 0 ? 1 : 0, c, ldc: cout)
             }
         }
     }
