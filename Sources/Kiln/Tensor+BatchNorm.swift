@@ -8,8 +8,13 @@ import KilnCompute
 /// unbiased variance, as PyTorch. In evaluation the running statistics normalise (they must be
 /// given). `weight` and `bias` (`[C]`, both optional) receive gradients. Forward is one fused
 /// kernel; so is backward.
+///
+/// With `residual` (`x`'s shape) and/or `relu`, the result is `relu(bn(x) + residual)`, written
+/// in the same pass as the normalisation (a residual block's tail without two more passes over
+/// memory); the residual receives its gradient like any input.
 public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: Tensor?, runningVar: Tensor?,
-                      training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
+                      training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5,
+                      adding residual: Tensor? = nil, relu: Bool = false) -> Tensor {
     precondition(x.rank >= 2, "batchNorm: needs input [N, C, ...], got \(x.shape)")
     let batch = x.shape[0], channels = x.shape[1]
     let spatial = x.shape.dropFirst(2).reduce(1, *)
@@ -23,21 +28,31 @@ public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: 
     for (name, t) in [("runningMean", runningMean), ("runningVar", runningVar)] {
         if let t { precondition(t.isContiguous, "batchNorm: \(name) must be contiguous (it is updated in place)") }
     }
-    let xc = x.contiguous(), wc = weight?.contiguous(), bc = bias?.contiguous()
+    if let residual {
+        precondition(residual.shape == x.shape, "batchNorm: residual \(residual.shape) should match input \(x.shape)")
+    }
+    let xc = x.contiguous(), wc = weight?.contiguous(), bc = bias?.contiguous(), rc = residual?.contiguous()
     let out = x.empty(x.shape)
     let mean = x.empty([channels]), invStd = x.empty([channels])
     out.backend.batchNorm(xc.view, batch: batch, channels: channels, spatial: spatial,
                           weight: wc?.view, bias: bc?.view, runningMean: runningMean?.view, runningVar: runningVar?.view,
-                          training: training, momentum: momentum, epsilon: epsilon,
+                          training: training, momentum: momentum, epsilon: epsilon, residual: rc?.view, relu: relu,
                           into: out.storage, saveMean: mean.storage, saveInvStd: invStd.storage)
 
-    let input = xc.detached(), scale = wc?.detached()
+    let input = xc.detached(), scale = wc?.detached(), output = out.detached()
     let needX = xc.requiresGrad, needW = wc?.requiresGrad ?? false, needB = bc?.requiresGrad ?? false
     var inputs = [xc]
     if let wc { inputs.append(wc) }
     if let bc { inputs.append(bc) }
+    if let rc { inputs.append(rc) }
     return out.recorded(from: inputs) { dy in
-        let dyc = dy.contiguous()
+        var dyc = dy.contiguous()
+        if relu {
+            // Through the ReLU: y > 0 exactly where its input was.
+            let masked = input.empty(input.shape)
+            dyc.backend.unaryBackward(.relu, x: output.view, y: output.view, dy: dyc.view, into: masked.storage)
+            dyc = masked
+        }
         let dx = needX ? input.empty(input.shape) : nil
         let dw = needW ? input.empty([channels]) : nil
         let db = needB ? input.empty([channels]) : nil
@@ -47,6 +62,7 @@ public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: 
         var grads: [Tensor?] = [dx]
         if wc != nil { grads.append(dw) }
         if bc != nil { grads.append(db) }
+        if rc != nil { grads.append(dyc) }
         return grads
     }
 }

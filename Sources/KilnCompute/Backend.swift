@@ -155,6 +155,12 @@ package protocol Backend: Sendable {
                    weight: StridedView?, bias: StridedView?, runningMean: StridedView?, runningVar: StridedView?,
                    training: Bool, momentum: Float, epsilon: Float,
                    into out: Storage, saveMean: Storage, saveInvStd: Storage)
+    /// `batchNorm`, then `+ residual` (contiguous, `x`'s shape) when given, then ReLU when `relu`:
+    /// `out = relu(bn(x) + residual)` written in one pass (a default composes the three ops).
+    func batchNorm(_ x: StridedView, batch: Int, channels: Int, spatial: Int,
+                   weight: StridedView?, bias: StridedView?, runningMean: StridedView?, runningVar: StridedView?,
+                   training: Bool, momentum: Float, epsilon: Float, residual: StridedView?, relu: Bool,
+                   into out: Storage, saveMean: Storage, saveInvStd: Storage)
     /// The gradients of `batchNorm` from the statistics it saved; given outputs are overwritten.
     func batchNormBackward(_ dy: StridedView, x: StridedView, batch: Int, channels: Int, spatial: Int,
                            weight: StridedView?, saveMean: Storage, saveInvStd: Storage, training: Bool,

@@ -1,8 +1,8 @@
 // Batch normalisation on the CPU over a contiguous `[batch, channels, spatial]` input (NCHW with
 // H·W flattened; `spatial` = 1 for `[N, C]`). Channels are split across threads; each channel is
 // summed in the same order whatever the thread count. Forward reads the input twice (statistics,
-// then `y = x·a + b` with per-channel `a`, `b`); backward reads `dy` and `x` twice (two sums per
-// channel, then `dx = dy·a + x·b + k`).
+// then `y = x·a + b` with per-channel `a`, `b`, plus the residual and ReLU in the same pass when
+// fused); backward reads `dy` and `x` twice (two sums per channel, then `dx = dy·a + x·b + k`).
 //
 // NOTE: statistics are sums of `x − k` with `k` the channel's first element (so that variance does
 // not cancel catastrophically when |mean| ≫ std), accumulated in Float SIMD16 lanes along one
@@ -55,11 +55,20 @@ extension CPUBackend {
                            weight: StridedView?, bias: StridedView?, runningMean: StridedView?, runningVar: StridedView?,
                            training: Bool, momentum: Float, epsilon: Float,
                            into out: Storage, saveMean: Storage, saveInvStd: Storage) {
+        batchNorm(x, batch: batch, channels: channels, spatial: spatial, weight: weight, bias: bias,
+                  runningMean: runningMean, runningVar: runningVar, training: training, momentum: momentum,
+                  epsilon: epsilon, residual: nil, relu: false, into: out, saveMean: saveMean, saveInvStd: saveInvStd)
+    }
+
+    package func batchNorm(_ x: StridedView, batch: Int, channels: Int, spatial: Int,
+                           weight: StridedView?, bias: StridedView?, runningMean: StridedView?, runningVar: StridedView?,
+                           training: Bool, momentum: Float, epsilon: Float, residual: StridedView?, relu: Bool,
+                           into out: Storage, saveMean: Storage, saveInvStd: Storage) {
         precondition(training || (runningMean != nil && runningVar != nil),
                      "batchNorm: evaluation needs running statistics")
         let px = x.start, py = out.pointer
         let pw = weight?.start, pb = bias?.start
-        let rm = runningMean?.start, rv = runningVar?.start
+        let rm = runningMean?.start, rv = runningVar?.start, pr = residual?.start
         let mean = saveMean.pointer, invStd = saveInvStd.pointer
         let count = Double(batch * spatial)
         let rowStride = channels * spatial
@@ -94,7 +103,7 @@ extension CPUBackend {
                     invStd[c] = 1 / (rv![c] + epsilon).squareRoot()
                 }
             }
-            // y = x·a + b per channel.
+            // y = x·a + b per channel (+ residual, then ReLU).
             var a = [Float](repeating: 0, count: range.count), b = a
             for (j, c) in range.enumerated() {
                 a[j] = (pw?[c] ?? 1) * invStd[c]
@@ -104,7 +113,12 @@ extension CPUBackend {
                 for (j, c) in range.enumerated() {
                     let o = i * rowStride + c * spatial
                     let src = px + o, dst = py + o, aj = a[j], bj = b[j]
-                    for e in 0..<spatial { dst[e] = src[e] * aj + bj }
+                    switch (pr.map { $0 + o }, relu) {
+                    case (nil, false): for e in 0..<spatial { dst[e] = src[e] * aj + bj }
+                    case (nil, true): for e in 0..<spatial { let v = src[e] * aj + bj; dst[e] = v > 0 ? v : 0 }
+                    case (let r?, false): for e in 0..<spatial { dst[e] = src[e] * aj + bj + r[e] }
+                    case (let r?, true): for e in 0..<spatial { let v = src[e] * aj + bj + r[e]; dst[e] = v > 0 ? v : 0 }
+                    }
                 }
             }
         }

@@ -29,14 +29,13 @@ public final class BasicBlock: Module, Layer {
 
     /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let out = bn2(conv2(bn1(conv1(x)).relu()))
         var shortcut = x
         if stride != 1 || extraChannels != 0 {
             shortcut = x.strided(axis: 2, step: stride).strided(axis: 3, step: stride)
             let pad = extraChannels / 2
             shortcut = shortcut.padded([(0, 0), (pad, extraChannels - pad), (0, 0), (0, 0)])
         }
-        return (out + shortcut).relu()
+        return bn2(conv2(bn1(conv1(x), relu: true)), adding: shortcut, relu: true)
     }
 }
 
@@ -77,7 +76,7 @@ public final class ResNet20: Module, Layer {
 
     /// Logits `[n, classes]` for images `[n, channels, h, w]`.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = bn1(conv1(x)).relu()
+        var h = bn1(conv1(x), relu: true)
         for block in layer1 + layer2 + layer3 { h = block(h) }
         h = adaptiveAvgPool2d(h, outputSize: (1, 1)).flattened(startAxis: 1)
         return linear(h)

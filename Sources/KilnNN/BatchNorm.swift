@@ -53,7 +53,13 @@ public class BatchNorm: Module {
             : []
     }
 
-    func normalize(_ input: Tensor) -> Tensor {
+    /// `relu(self(input) + residual)` in one pass over memory (see `batchNorm(_:weight:bias:…)`):
+    /// the tail of a residual block, or with `residual` nil a normalisation followed by ReLU.
+    public func callAsFunction(_ input: Tensor, adding residual: Tensor? = nil, relu: Bool) -> Tensor {
+        normalize(input, adding: residual, relu: relu)
+    }
+
+    func normalize(_ input: Tensor, adding residual: Tensor? = nil, relu: Bool = false) -> Tensor {
         precondition(input.rank >= 2 && input.shape[1] == features,
                      "\(type(of: self)): input \(input.shape) should have \(features) channels on axis 1")
         let useBatchStatistics = isTraining || !trackRunningStats
@@ -63,7 +69,8 @@ public class BatchNorm: Module {
         return batchNorm(input, weight: weight?.value, bias: bias?.value,
                          runningMean: trackRunningStats ? runningMean : nil,
                          runningVar: trackRunningStats ? runningVar : nil,
-                         training: useBatchStatistics, momentum: momentum, epsilon: epsilon)
+                         training: useBatchStatistics, momentum: momentum, epsilon: epsilon,
+                         adding: residual, relu: relu)
     }
 }
 

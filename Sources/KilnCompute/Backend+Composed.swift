@@ -1,0 +1,16 @@
+// Default implementations of fused backend ops by composition of the primitive ones. A backend
+// overrides them where one pass over memory pays (the CPU backend does).
+
+extension Backend {
+    package func batchNorm(_ x: StridedView, batch: Int, channels: Int, spatial: Int,
+                           weight: StridedView?, bias: StridedView?, runningMean: StridedView?, runningVar: StridedView?,
+                           training: Bool, momentum: Float, epsilon: Float, residual: StridedView?, relu: Bool,
+                           into out: Storage, saveMean: Storage, saveInvStd: Storage) {
+        batchNorm(x, batch: batch, channels: channels, spatial: spatial, weight: weight, bias: bias,
+                  runningMean: runningMean, runningVar: runningVar, training: training, momentum: momentum,
+                  epsilon: epsilon, into: out, saveMean: saveMean, saveInvStd: saveInvStd)
+        let result = StridedView(out, Layout(contiguous: x.layout.shape))  // in place: element-wise ops may alias
+        if let residual { binary(.add, result, residual, into: out) }
+        if relu { unary(.relu, result, into: out) }
+    }
+}
