@@ -34,8 +34,11 @@ let package = Package(
         .target(name: "KilnOptim", dependencies: ["Kiln", "KilnCompute"]),
         // Dataset readers, batching, shuffling, background prefetch.
         .target(name: "KilnData", dependencies: ["Kiln"]),
+        // Data-parallel training over MPI ranks; Open MPI is loaded at run time (dlopen), so
+        // nothing here needs MPI to build. See Docs/DISTRIBUTED.md.
+        .target(name: "KilnDistributed", dependencies: ["Kiln"]),
         // The reference workloads of the benchmarks, with their trainers.
-        .target(name: "KilnModels", dependencies: ["Kiln", "KilnNN", "KilnOptim", "KilnData"]),
+        .target(name: "KilnModels", dependencies: ["Kiln", "KilnNN", "KilnOptim", "KilnData", "KilnDistributed"]),
         // The command-line tool.
         .executableTarget(
             name: "kiln",
@@ -64,6 +67,7 @@ let package = Package(
         .testTarget(name: "KilnOptimTests", dependencies: ["KilnOptim", "KilnNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnDataTests", dependencies: ["KilnData"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln"]),
+        .testTarget(name: "KilnDistributedTests", dependencies: ["KilnDistributed", "KilnNN", "kiln"]),
         .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

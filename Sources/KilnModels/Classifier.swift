@@ -1,4 +1,5 @@
 import KilnData
+import KilnDistributed
 import KilnNN
 import KilnOptim
 
@@ -39,6 +40,8 @@ public final class ClassifierTrainer {
     public let schedule: (any LRSchedule)?
     /// Training steps taken so far (set by a resumed run).
     public internal(set) var stepCount = 0
+    /// Data-parallel training over MPI ranks, or nil for one process (see Classifier+Distributed.swift).
+    package var dataParallel: DataParallel?
 
     /// A trainer for `model` with `optimizer`.
     public init(model: any Layer, optimizer: any Optimizer, batchSize: Int, seed: UInt64, layout: BatchLayout = .flat,
@@ -68,6 +71,7 @@ public final class ClassifierTrainer {
         if let schedule { optimizer.learningRate = schedule.learningRate(at: stepCount) }
         stepCount += 1
         optimizer.zeroGrad()
+        if let dataParallel { return shardGradients(batch, dataParallel) }
         let loss = crossEntropy(model(batch.inputs), labels: batch.labels)
         loss.backward()
         return loss.item
@@ -106,17 +110,25 @@ public final class ClassifierTrainer {
     }
 
     /// Mean loss and accuracy on `data` in evaluation mode, without recording gradients.
+    /// With ``dataParallel``, each rank evaluates its shard of every batch and the sums are
+    /// reduced over the ranks.
     public func evaluate(_ data: LabeledDataset) -> (loss: Float, accuracy: Float) {
         model.eval()
         defer { model.train() }
         var lossSum = 0.0, correct = 0
         noGrad {
-            for batch in data.batches(size: max(batchSize, 256), layout: layout) {
+            for global in data.batches(size: max(batchSize, 256), layout: layout) {
+                let batch = dataParallel.map { global.rows($0.shard(of: global.count)) } ?? global
+                if batch.count == 0 { continue }
                 let logits = model(batch.inputs)
                 lossSum += Double(crossEntropy(logits, labels: batch.labels).item) * Double(batch.count)
                 let predicted = logits.argmax(axis: 1).scalars
                 for (p, label) in zip(predicted, batch.labels) where Int32(p) == label { correct += 1 }
             }
+        }
+        if let dataParallel {
+            let sums = dataParallel.communicator.sum([lossSum, Double(correct)])
+            (lossSum, correct) = (sums[0], Int(sums[1]))
         }
         let n = max(data.count, 1)
         return (Float(lossSum / Double(n)), Float(correct) / Float(n))

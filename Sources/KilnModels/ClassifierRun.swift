@@ -1,4 +1,5 @@
 import KilnData
+import KilnDistributed
 import KilnNN
 import KilnOptim
 
@@ -44,6 +45,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case checkpoint(CheckpointError)
     /// The metrics log could not be written.
     case log(FileWriteError)
+    /// The ranks of a data-parallel run disagree (the message says about what).
+    case distributed(String)
 
     /// A message naming the step and the parameter, or the file.
     public var description: String {
@@ -55,6 +58,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
                 + "; stopping (pass --skip-nonfinite to skip such steps)"
         case .checkpoint(let e): "\(e)"
         case .log(let e): "metrics log: \(e)"
+        case .distributed(let message): message
         }
     }
 }
@@ -83,6 +87,11 @@ public struct StepRecord: Sendable, Equatable {
 /// length of the metrics log. Resuming restores all of it, so a run stopped at any moment (even
 /// `kill -9` in the middle of writing a checkpoint) and resumed computes the same per-step losses,
 /// bit for bit on the CPU, as a run that never stopped.
+///
+/// Data-parallel (the trainer's `dataParallel` set): every rank runs the same loop on its shard of
+/// each batch; rank 0's replica is broadcast at the start (after resuming, which every rank does
+/// from the same checkpoint directory), batch-norm running statistics are averaged over the ranks
+/// before each evaluation and checkpoint, and only rank 0 writes checkpoints and the log.
 public final class ClassifierRun {
     /// The trainer (model, optimizer, batching, schedule).
     public let trainer: ClassifierTrainer
@@ -168,11 +177,15 @@ public final class ClassifierRun {
             trainer.stepCount = restored.step
             resumedFrom = latest
         }
-        checkpoints?.prune()  // partial directories of a crashed run
+        let isLeader = trainer.dataParallel.map { $0.communicator.rank == 0 } ?? true
+        if isLeader { checkpoints?.prune() }  // partial directories of a crashed run
+        do throws(DistributedError) { try trainer.synchronizeReplicas() } catch {
+            throw .distributed("\(error)" + (options.resume ? " (every rank must see the same --checkpoint-dir)" : ""))
+        }
 
         // The metrics log continues from the checkpoint's length, or starts afresh.
         var log: MetricsLog?
-        if let path = options.logPath {
+        if let path = options.logPath, isLeader {
             do throws(FileWriteError) {
                 log = try MetricsLog(path: path, keepingBytes: logBytes)
                 if let resumedFrom {
@@ -195,6 +208,8 @@ public final class ClassifierRun {
 
         func save(nextBatch: Int, epoch: Int, batches: Batches?) throws(TrainingError) {
             guard let directory = checkpoints, let state else { return }
+            trainer.averageBuffers()
+            guard isLeader else { return }
             do throws(CheckpointError) {
                 if let log {
                     do throws(FileWriteError) { try log.sync() } catch { throw .unwritable(error) }
@@ -262,6 +277,7 @@ public final class ClassifierRun {
                         try save(nextBatch: index + 1, epoch: epoch, batches: batches)
                     }
                 }
+                trainer.averageBuffers()
                 let (testLoss, accuracy) = trainer.evaluate(test)
                 let report = EpochReport(
                     epoch: epoch, trainLoss: Float(position.lossSum / Double(max(position.steps, 1))),

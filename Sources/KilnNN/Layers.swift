@@ -71,9 +71,20 @@ public final class Dropout: Module, Layer {
         super.init()
     }
 
+    /// When the input is rows `offset ..< offset + n` of a larger batch of `total` rows (a
+    /// data-parallel rank's shard), the mask is drawn for the whole batch and these rows of it
+    /// are used: every rank draws the masks one process would, so ranks get independent masks and
+    /// training matches one process on the whole batch. nil: the input is the whole batch.
+    package var batchWindow: (offset: Int, total: Int)?
+
     /// Applies the layer to `input`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        isTraining ? input.dropout(p: p, generator: generator) : input
+        guard isTraining else { return input }
+        guard let (offset, total) = batchWindow, p > 0, input.rank >= 1, offset + input.shape[0] <= total else {
+            return input.dropout(p: p, generator: generator)
+        }
+        let mask = noGrad { Tensor.ones([total] + input.shape.dropFirst()).dropout(p: p, generator: generator) }
+        return input * mask[offset..<offset + input.shape[0]]
     }
 }
 

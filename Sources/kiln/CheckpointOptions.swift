@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kiln
 import KilnData
+import KilnDistributed
 import KilnModels
 
 /// `kiln train` options for checkpoints, resuming, metrics logs and non-finite values.
@@ -45,13 +46,14 @@ struct CheckpointOptions: ParsableArguments {
     /// `ClassifierRun`: with these options, and always stopping on a non-finite loss or gradient
     /// (or skipping the step with `--skip-nonfinite`).
     func trainClassifier(modelName: String, recipe: Recipe, dataset: DatasetChoice, config: TrainingConfig,
-                         train: LabeledDataset, test: LabeledDataset,
+                         train: LabeledDataset, test: LabeledDataset, world: Communicator? = nil,
                          progress: @escaping (Int, Int, Int, Float) -> Void,
                          onEpoch: @escaping (EpochReport) -> Void) throws -> [EpochReport] {
         let options = RunOptions(checkpointDirectory: checkpointDir, checkpointEvery: checkpointEvery, keep: keep,
                                  resume: resume, logPath: log, logEvery: logEvery, skipNonFinite: skipNonfinite)
         let run = try makeClassifierRun(modelName: modelName, recipe: recipe, dataset: dataset, config: config,
                                         train: train, test: test, options: options, initialWeights: initFrom)
+        if let world { run.trainer.dataParallel = DataParallel(communicator: world, parameters: run.trainer.model.parameters()) }
         if var directory = run.checkpoints {
             directory.faultInjection = failpoint()
             run.checkpoints = directory
@@ -68,7 +70,10 @@ struct CheckpointOptions: ParsableArguments {
         if run.skippedSteps > 0 { print("\(run.skippedSteps) step(s) skipped: non-finite loss or gradients") }
         if let latest = run.checkpoints?.latest() { print("checkpoint \(latest.path)") }
         if let log { print("metrics log \(log)") }
-        if let saveModel {
+        if let dataParallel = run.trainer.dataParallel {
+            print(allreduceSummary(dataParallel, trainSeconds: reports.reduce(0) { $0 + $1.trainSeconds }))
+        }
+        if let saveModel, world?.rank ?? 0 == 0 {
             try run.trainer.model.saveSafeTensors(to: saveModel, metadata: ["format": "pt", "model": modelName])
             print("weights saved to \(saveModel)")
         }

@@ -3,6 +3,7 @@ import Kiln
 import KilnModels
 import Foundation
 import KilnData
+import KilnDistributed
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,11 +53,18 @@ struct Train: ParsableCommand {
 
     @OptionGroup(title: "Checkpoints and logs") var checkpointing: CheckpointOptions
 
+    @OptionGroup(title: "Distributed") var parallel: DistributedOptions
+
     func validate() throws {
         if let c = hourlyCost, !(c >= 0 && c.isFinite) {
             throw ValidationError("--hourly-cost must be a non-negative number of dollars per hour, got \(c)")
         }
-        guard case .classifier(let model) = modelName else { return try language.validate() }
+        guard case .classifier(let model) = modelName else {
+            if parallel.distributed {
+                throw ValidationError("--distributed trains the classifiers (\(TrainableModel.allCases.map(\.rawValue).joined(separator: ", "))); the language models train on one process")
+            }
+            return try language.validate()
+        }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1, got \(b)") }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
@@ -70,7 +78,12 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        setThreadCount(compute.threads)
+        let world = try parallel.join()
+        try parallel.run(world) { try train(world) }
+    }
+
+    private func train(_ world: Communicator?) throws {
+        setThreadCount(parallel.threads(compute.threads, world))
         let model: TrainableModel
         switch modelName {
         case .classifier(let m): model = m
@@ -89,9 +102,12 @@ struct Train: ParsableCommand {
         print("\(model.rawValue): \(recipe.summary); \(datasetChoice.rawValue), \(data.train.count) train / \(data.test.count) test samples")
         print("optimizer \(config.optimizer.rawValue) lr \(config.learningRate) (\(config.schedule.rawValue)), batch \(config.batchSize), "
               + "seed \(seed), threads \(threadCount())")
+        if let world {
+            print(describeJob(world, threads: threadCount()) + "; each takes its rows of every global batch of \(config.batchSize)")
+        }
         let progress = ProgressLine(enabled: isatty(STDOUT_FILENO) != 0)
         let reports = try checkpointing.trainClassifier(modelName: model.rawValue, recipe: recipe, dataset: datasetChoice, config: config,
-                                      train: data.train, test: data.test,
+                                      train: data.train, test: data.test, world: world,
                                       progress: { epoch, done, total, loss in
                                           progress.update("epoch \(epoch)", done: done, total: total,
                                                           detail: "loss \(formatNumber(Double(loss), digits: 4))")
@@ -109,7 +125,7 @@ struct Train: ParsableCommand {
                                           }
                                           fflush(nil)
                                       })
-        if let report {
+        if let report, world?.rank ?? 0 == 0 {
             let json = trainingReport(model: model.rawValue, config: config, reports: reports)
             try writeFileAtomically(Array((json.description + "\n").utf8), to: report)
             print("report written to \(report)")
