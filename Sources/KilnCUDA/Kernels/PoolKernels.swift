@@ -17,15 +17,24 @@ __device__ __forceinline__ void kiln_window(int i, int size, int out, int k, int
     *extent = end - start;
 }
 
+/// Output e's plane and its window in that plane (rows y0..<y1, columns x0..<x1, divisor ey·ex).
+__device__ __forceinline__ i64 kiln_pool_window(i64 e, int H, int W, int OH, int OW, int kh, int kw, int sh, int sw,
+                                                int ph, int pw, int adaptive, int* y0, int* y1, int* x0, int* x1,
+                                                int* divisor) {
+    const int ox = (int)(e % OW), oy = (int)((e / OW) % OH);
+    int ey, ex;
+    kiln_window(oy, H, OH, kh, sh, ph, adaptive, y0, y1, &ey);
+    kiln_window(ox, W, OW, kw, sw, pw, adaptive, x0, x1, &ex);
+    *divisor = ey * ex;
+    return e / ((i64)OH * OW);
+}
+
 /// Max of each window (first in row-major order on ties, NaN wins) and its index in the plane.
 extern "C" __global__ void kiln_max_pool(float* y, float* indices, const float* x, i64 planes, int H, int W,
                                          int OH, int OW, int kh, int kw, int sh, int sw, int ph, int pw) {
     KILN_FOR(e, planes * OH * OW) {
-        const int ox = (int)(e % OW), oy = (int)((e / OW) % OH);
-        const i64 plane = e / ((i64)OH * OW);
-        int y0, y1, ey, x0, x1, ex;
-        kiln_window(oy, H, OH, kh, sh, ph, 0, &y0, &y1, &ey);
-        kiln_window(ox, W, OW, kw, sw, pw, 0, &x0, &x1, &ex);
+        int y0, y1, x0, x1, divisor;
+        const i64 plane = kiln_pool_window(e, H, W, OH, OW, kh, kw, sh, sw, ph, pw, 0, &y0, &y1, &x0, &x1, &divisor);
         const float* p = x + plane * H * W;
         float best = -kiln_inf();
         int at = y0 * W + x0;
@@ -51,16 +60,13 @@ extern "C" __global__ void kiln_max_pool_backward(float* dx, const float* dy, co
 extern "C" __global__ void kiln_avg_pool(float* y, const float* x, i64 planes, int H, int W, int OH, int OW,
                                          int kh, int kw, int sh, int sw, int ph, int pw, int adaptive) {
     KILN_FOR(e, planes * OH * OW) {
-        const int ox = (int)(e % OW), oy = (int)((e / OW) % OH);
-        const i64 plane = e / ((i64)OH * OW);
-        int y0, y1, ey, x0, x1, ex;
-        kiln_window(oy, H, OH, kh, sh, ph, adaptive, &y0, &y1, &ey);
-        kiln_window(ox, W, OW, kw, sw, pw, adaptive, &x0, &x1, &ex);
+        int y0, y1, x0, x1, divisor;
+        const i64 plane = kiln_pool_window(e, H, W, OH, OW, kh, kw, sh, sw, ph, pw, adaptive, &y0, &y1, &x0, &x1, &divisor);
         const float* p = x + plane * H * W;
         float s = 0.0f;
         for (int iy = y0; iy < y1; ++iy)
             for (int ix = x0; ix < x1; ++ix) s += p[iy * W + ix];
-        y[e] = s / (float)(ey * ex);
+        y[e] = s / (float)divisor;
     }
 }
 
@@ -68,12 +74,9 @@ extern "C" __global__ void kiln_avg_pool(float* y, const float* x, i64 planes, i
 extern "C" __global__ void kiln_avg_pool_backward(float* dx, const float* dy, i64 planes, int H, int W, int OH, int OW,
                                                   int kh, int kw, int sh, int sw, int ph, int pw, int adaptive) {
     KILN_FOR(e, planes * OH * OW) {
-        const int ox = (int)(e % OW), oy = (int)((e / OW) % OH);
-        const i64 plane = e / ((i64)OH * OW);
-        int y0, y1, ey, x0, x1, ex;
-        kiln_window(oy, H, OH, kh, sh, ph, adaptive, &y0, &y1, &ey);
-        kiln_window(ox, W, OW, kw, sw, pw, adaptive, &x0, &x1, &ex);
-        const float v = dy[e] / (float)(ey * ex);
+        int y0, y1, x0, x1, divisor;
+        const i64 plane = kiln_pool_window(e, H, W, OH, OW, kh, kw, sh, sw, ph, pw, adaptive, &y0, &y1, &x0, &x1, &divisor);
+        const float v = dy[e] / (float)divisor;
         float* p = dx + plane * H * W;
         for (int iy = y0; iy < y1; ++iy)
             for (int ix = x0; ix < x1; ++ix) atomicAdd(p + iy * W + ix, v);
