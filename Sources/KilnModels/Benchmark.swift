@@ -40,10 +40,12 @@ extension BenchWorkload {
         let optimizer = Adam(model.parameters(), learningRate: 1e-3)
         let x = Tensor.uniform([batchSize, 784], generator: generator)
         let labels = (0..<batchSize).map { _ in Int32(generator.nextInt(below: 10)) }
+        let reduce = BenchWorkload.gradientReducer?(model.parameters())
         return {
             optimizer.zeroGrad()
             let loss = crossEntropy(model(x), labels: labels)
             loss.backward()
+            reduce?()
             optimizer.step()
         }
     }

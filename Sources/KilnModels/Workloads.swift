@@ -31,10 +31,12 @@ func classifierStep(_ model: any Layer, _ optimizer: any Optimizer, input: [Int]
                     generator: RandomGenerator) -> () -> Void {
     let x = Tensor.normal(input, generator: generator)
     let labels = (0..<input[0]).map { _ in Int32(generator.nextInt(below: classes)) }
+    let reduce = BenchWorkload.gradientReducer?(model.parameters())
     return {
         optimizer.zeroGrad()
         let loss = crossEntropy(model(x), labels: labels)
         loss.backward()
+        reduce?()
         optimizer.step()
     }
 }
@@ -81,10 +83,12 @@ func languageModelStep(_ model: any CharLanguageModel, _ optimizer: any Optimize
     let v = model.vocabularySize
     let tokens = (0..<batch * time).map { _ in Int32(generator.nextInt(below: v)) }
     let targets = (0..<batch * time).map { _ in Int32(generator.nextInt(below: v)) }
+    let reduce = BenchWorkload.gradientReducer?(model.parameters())
     return {
         optimizer.zeroGrad()
         let loss = crossEntropy(model.logits(tokens, batch: batch, time: time), labels: targets)
         loss.backward()
+        reduce?()
         optimizer.step()
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Kiln
+import KilnDistributed
 import KilnModels
 import Foundation
 
@@ -35,6 +36,8 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var compute: ComputeOptions
 
+    @OptionGroup(title: "Distributed") var parallel: DistributedOptions
+
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
@@ -48,6 +51,9 @@ struct Bench: ParsableCommand {
         if let c = hourlyCost, !(c >= 0 && c.isFinite) {
             throw ValidationError("--hourly-cost must be a non-negative number of dollars per hour, got \(c)")
         }
+        if parallel.distributed && (profile || json || hourlyCost != nil) {
+            throw ValidationError("--distributed prints its own table; it does not combine with --profile, --json or --hourly-cost")
+        }
         if profile && workloads.count != 1 {
             throw ValidationError("--profile takes exactly one workload, e.g. kiln bench --profile mlp")
         }
@@ -57,8 +63,16 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        setThreadCount(compute.threads)
+        let world = try parallel.join()
+        try parallel.run(world) { try bench(world) }
+    }
+
+    private func bench(_ world: Communicator?) throws {
+        setThreadCount(parallel.threads(compute.threads, world))
         let selected = workloads.isEmpty ? BenchWorkload.all : workloads.compactMap(BenchWorkload.named)
+        if let world {
+            return benchDistributed(selected, world: world, batchSize: batchSize, steps: steps, warmup: warmup)
+        }
         if profile {
             let p = profileBenchmark(selected[0], batchSize: batchSize, steps: min(steps, 20), warmup: warmup)
             print(json ? profileJSON(p).description : formatProfile(p))

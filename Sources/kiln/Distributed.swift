@@ -70,3 +70,35 @@ func allreduceSummary(_ dataParallel: DataParallel, trainSeconds: Double) -> Str
                   dataParallel.allreduceCount, floats, dataParallel.bucketCount)
         + perRank.joined(separator: ", ") + " of the training time"
 }
+
+/// `kiln bench --distributed`: each workload on every rank's shard of the global batch with the
+/// gradient allreduce in the step; rank 0 prints per-rank and aggregate throughput and the time
+/// spent in allreduce with its bandwidth (bytes of the gradients per second of allreduce).
+func benchDistributed(_ workloads: [BenchWorkload], world: Communicator, batchSize: Int?, steps: Int, warmup: Int) {
+    print(describeJob(world, threads: threadCount()))
+    for workload in workloads {
+        let r = runDistributedBenchmark(workload, world: world, globalBatchSize: batchSize, steps: steps, warmup: warmup)
+        // Per rank: units per second, median step seconds, allreduce seconds per step.
+        var mine = [Double](repeating: 0, count: 3 * world.size)
+        mine[3 * world.rank] = r.local.unitsPerSecond
+        mine[3 * world.rank + 1] = r.local.medianMilliseconds / 1000
+        mine[3 * world.rank + 2] = r.allreduceSeconds
+        let all = world.sum(mine)
+        let ranks = 0..<world.size
+        let slowest = ranks.map { all[3 * $0 + 1] }.max() ?? 0
+        let aggregate = Double(r.globalBatchSize * workload.unitsPerSample) / max(slowest, 1e-12)
+        let allreduce = ranks.map { all[3 * $0 + 2] }.reduce(0, +) / Double(world.size)
+        let bytes = Double(r.gradientCount * MemoryLayout<Float>.size)
+        print(String(format: "%@: global batch %d (%@ per rank): aggregate %.0f %@/s at the slowest rank's median step %.2f ms",
+                     workload.name as NSString, r.globalBatchSize,
+                     ranks.map { String(DataParallel.shard(of: r.globalBatchSize, rank: $0, size: world.size).count) }
+                         .joined(separator: "/") as NSString,
+                     aggregate, workload.unit as NSString, slowest * 1000))
+        print("  per rank: " + ranks.map { String(format: "rank %d %.0f %@/s", $0, all[3 * $0], workload.unit as NSString) }
+                .joined(separator: ", "))
+        print(String(format: "  allreduce: %d floats (%.2f MB) in %d bucket(s), %.3f ms per step (mean over ranks), %.1f%% of the step, %.2f GB/s",
+                     r.gradientCount, bytes / 1e6, r.bucketCount, allreduce * 1000, allreduce / max(slowest, 1e-12) * 100,
+                     bytes / max(allreduce, 1e-12) / 1e9))
+        fflush(nil)
+    }
+}
