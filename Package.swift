@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "KilnOptim", targets: ["KilnOptim"]),
         .library(name: "KilnData", targets: ["KilnData"]),
         .library(name: "KilnModels", targets: ["KilnModels"]),
+        .library(name: "KilnCUDA", targets: ["KilnCUDA"]),
         .executable(name: "kiln", targets: ["kiln"]),
     ],
     dependencies: [
@@ -39,11 +40,19 @@ let package = Package(
         .target(name: "KilnDistributed", dependencies: ["Kiln"]),
         // The reference workloads of the benchmarks, with their trainers.
         .target(name: "KilnModels", dependencies: ["Kiln", "KilnNN", "KilnOptim", "KilnData", "KilnDistributed"]),
+        // The optional CUDA backend: driver API, cuBLAS and NVRTC loaded with dlopen at run time,
+        // so it builds everywhere (no CUDA toolkit needed).
+        .target(name: "KilnCUDA", dependencies: ["KilnCompute"]),
+        // The CUDA backend's correctness checks against the CPU backend (run by the XCTest cases and
+        // by kiln-cuda-check, for GPU machines without a Swift toolchain).
+        .target(name: "KilnCUDACheck", dependencies: ["KilnCUDA", "Kiln", "KilnOptim"]),
+        .executableTarget(name: "kiln-cuda-check", dependencies: ["KilnCUDACheck"]),
         // The command-line tool.
         .executableTarget(
             name: "kiln",
             dependencies: [
                 "KilnModels",
+                "KilnCUDA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -67,6 +76,7 @@ let package = Package(
         .testTarget(name: "KilnOptimTests", dependencies: ["KilnOptim", "KilnNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnDataTests", dependencies: ["KilnData"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln"]),
+        .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA", "Kiln", "KilnCUDACheck"]),
         .testTarget(name: "KilnDistributedTests", dependencies: ["KilnDistributed", "KilnNN", "kiln"]),
         .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels"], resources: [.copy("Fixtures")]),
     ],

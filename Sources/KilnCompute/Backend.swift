@@ -26,6 +26,13 @@ package struct StridedView: @unchecked Sendable {
         precondition(layout.isContiguous, "kernel needs a contiguous input, got \(layout)")
         return storage.pointer + layout.offset
     }
+    /// The device address of element 0 of the storage (the view's strides count from here).
+    package var deviceBase: UInt64 { storage.deviceAddress }
+    /// The device address of the first element of a contiguous view.
+    package var deviceStart: UInt64 {
+        precondition(layout.isContiguous, "kernel needs a contiguous input, got \(layout)")
+        return storage.deviceAddress + UInt64(layout.offset * MemoryLayout<Float>.stride)
+    }
 }
 
 /// What a device must provide. `Kiln` calls exactly one of these per tensor op; each method is a
@@ -39,6 +46,10 @@ package protocol Backend: Sendable {
 
     /// Copies `src` element by element into `dst` (same shape, any strides).
     func copy(_ src: StridedView, into dst: StridedView)
+    /// The elements of `src` (on this backend's device, any strides) in row-major order, on the host.
+    func read(_ src: StridedView) -> [Float]
+    /// Writes `values` (row-major, `dst`'s element count) from the host into `dst` (any strides).
+    func write(_ values: [Float], into dst: StridedView)
     func fill(_ dst: StridedView, value: Float)
 
     func unary(_ op: UnaryOp, _ x: StridedView, into out: Storage)

@@ -21,16 +21,8 @@ package struct CPUBackend: Backend {
 
     package func copy(_ src: StridedView, into dst: StridedView) {
         precondition(src.layout.shape == dst.layout.shape, "copy: shapes \(src.layout.shape) and \(dst.layout.shape) differ")
-        let s = src.base, d = dst.base
-        forEachRow(shape: src.layout.shape, dst.layout.strides, dst.layout.offset,
-                   src.layout.strides, src.layout.offset) { n, o, st in
-            let po = d + o.0, pi = s + o.1
-            if st.0 == 1 && st.1 == 1 {
-                po.update(from: pi, count: n)
-            } else {
-                for i in 0..<n { po[i * st.0] = pi[i * st.1] }
-            }
-        }
+        stridedCopy(shape: src.layout.shape, to: dst.base, dst.layout.strides, dst.layout.offset,
+                    from: src.base, src.layout.strides, src.layout.offset)
     }
 
     package func fill(_ dst: StridedView, value: Float) {

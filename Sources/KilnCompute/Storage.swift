@@ -1,20 +1,53 @@
 import Synchronization
 
-/// A flat buffer of Float32 elements owned by one tensor storage. Buffers come from and go back to
-/// a size-bucketed cache, so a steady training step allocates nothing new from the system.
+/// A flat buffer of Float32 elements owned by one tensor storage. Host buffers come from and go back
+/// to a size-bucketed cache, so a steady training step allocates nothing new from the system.
+///
+/// A device storage (`device != .cpu`) holds a device address instead of a host pointer; its
+/// backend's allocator gets the buffer back through `release` when the storage goes away. Host
+/// code must not read it through `pointer`: copy it to the CPU first (`Backend.read`).
 package final class Storage: @unchecked Sendable {
-    package let pointer: UnsafeMutablePointer<Float>
+    private let host: UnsafeMutablePointer<Float>?
+    /// The first element's device address (0 for a CPU storage).
+    package let deviceAddress: UInt64
     package let capacity: Int
     package let device: Device
+    private let release: (@Sendable (UInt64, Int) -> Void)?
 
     /// Uninitialised storage for `count` elements on the CPU.
     package init(count: Int) {
         self.capacity = BufferCache.bucket(count)
-        self.pointer = BufferCache.shared.take(capacity)
+        self.host = BufferCache.shared.take(capacity)
+        self.deviceAddress = 0
         self.device = .cpu
+        self.release = nil
     }
 
-    deinit { BufferCache.shared.give(pointer, capacity: capacity) }
+    /// Storage for `capacity` elements at `address` on `device`; `release(address, capacity)` runs
+    /// when the storage is deinitialised (the device allocator takes the buffer back).
+    package init(device: Device, address: UInt64, capacity: Int,
+                 release: @escaping @Sendable (UInt64, Int) -> Void) {
+        precondition(device != .cpu, "Storage(device:address:): use Storage(count:) for CPU memory")
+        self.host = nil
+        self.deviceAddress = address
+        self.capacity = capacity
+        self.device = device
+        self.release = release
+    }
+
+    deinit {
+        if let host { BufferCache.shared.give(host, capacity: capacity) } else { release?(deviceAddress, capacity) }
+    }
+
+    /// The host address of the first element. Only CPU storages have one: an op that reaches this
+    /// with a device storage has no kernel for that device.
+    package var pointer: UnsafeMutablePointer<Float> {
+        guard let host else {
+            preconditionFailure("a CPU kernel was given a \(device) storage: this op has no \(device) kernel "
+                                + "(move the tensors with .to(.cpu) first)")
+        }
+        return host
+    }
 
     package var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: pointer, count: capacity)
