@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnCompute
 import Synchronization
 
@@ -9,17 +12,16 @@ package struct CUDABackend: Backend {
     package let context: CUDAContext
     private let kernels: KernelCache
 
-    /// A backend on `context`'s device, compiling with `nvrtc` for `architecture` (e.g. `compute_90`).
-    package init(context: CUDAContext, nvrtc: NVRTC, architecture: String) {
+    /// A backend on `context`'s device, compiling with `nvrtc` for the device's architecture.
+    package init(context: CUDAContext, nvrtc: NVRTC) {
         self.context = context
-        self.kernels = KernelCache(nvrtc: nvrtc, architecture: architecture, context: context)
+        self.kernels = KernelCache(nvrtc: nvrtc, context: context)
     }
 
-    /// A backend on `context`'s device with NVRTC from where `CUDA.status` found it, compiling for
-    /// the device's architecture.
+    /// A backend on `context`'s device with NVRTC from where `CUDA.status` found it.
     package init(context: CUDAContext) throws {
         guard let path = CUDA.nvrtcPath else { throw NVRTCError.libraryNotLoaded(path: "libnvrtc", reason: "not found") }
-        self.init(context: context, nvrtc: try NVRTC(path: path), architecture: context.architecture)
+        self.init(context: context, nvrtc: try NVRTC(path: path))
     }
 
     package var device: Device { .cuda(context.ordinal) }
@@ -69,31 +71,62 @@ func optional(_ view: StridedView?) -> KernelArgument { .pointer(view.map { $0.d
 @inline(__always)
 func optional(_ storage: Storage?) -> KernelArgument { .pointer(storage.map { $0.deviceAddress } ?? 0) }
 
-/// Compiled kernels by entry name. A source compiles to PTX once per process (NVRTC's cache) and
-/// loads as one module (the context's cache, keyed by PTX text).
+/// `cuModuleLoadData`: loads a CUBIN image into the current context.
+private typealias ModuleLoadDataFn = @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UnsafeRawPointer) -> Int32
+
+/// Compiled kernels by entry name. Each source compiles once per process to a CUBIN for the
+/// device's exact architecture (`sm_XY`) and loads as one module.
+///
+/// NOTE: CUBIN rather than PTX: PTX carries the ISA version of the NVRTC that wrote it, and a
+/// driver older than that NVRTC (e.g. CUDA 13.0's driver with NVRTC 13.2 from a newer wheel)
+/// rejects it, while a CUBIN loads on every driver of its CUDA major version. Without
+/// `cuModuleLoadData` the PTX path (the context's JIT loader) is used.
 final class KernelCache: @unchecked Sendable {
     private let nvrtc: NVRTC
-    private let architecture: String
     private let context: CUDAContext
+    private let loadImage: ModuleLoadDataFn?
+    /// Loaded modules by source name (as integers: `OpaquePointer` is not `Sendable`).
+    private let modules = Mutex<[String: UInt]>([:])
     private let functions = Mutex<[String: CUDAFunction]>([:])
 
-    init(nvrtc: NVRTC, architecture: String, context: CUDAContext) {
+    init(nvrtc: NVRTC, context: CUDAContext) {
         self.nvrtc = nvrtc
-        self.architecture = architecture
         self.context = context
+        let driver = CUDA.status.report(.driver)?.handle
+        loadImage = driver.flatMap { dlsym($0, "cuModuleLoadData") }.map { unsafeBitCast($0, to: ModuleLoadDataFn.self) }
     }
 
     func function(_ source: KernelSource, _ entry: String) -> CUDAFunction {
         if let hit = functions.withLock({ $0[entry] }) { return hit }
         do {
-            let ptx = try nvrtc.compile(source.source, name: source.name, architecture: architecture)
-            let f = try context.function(named: entry, ptx: ptx)
+            let f: CUDAFunction
+            if let loadImage {
+                let module = try self.module(source, loadImage)
+                f = CUDAFunction(name: entry, handle: try context.driver.function(module, named: entry), context: context)
+            } else {
+                let ptx = try nvrtc.compile(source.source, name: source.name, architecture: context.architecture)
+                f = try context.function(named: entry, ptx: ptx)
+            }
             functions.withLock { $0[entry] = f }
             return f
         } catch {
             // The sources are part of Kiln and checked by the kernel compile test: a failure here
-            // is a broken build or driver, not bad input.
+            // is a broken installation (driver, NVRTC), not bad input.
             preconditionFailure("CUDA kernel \(entry) (\(source.name)): \(error)")
         }
+    }
+
+    /// The loaded module of `source`'s CUBIN.
+    private func module(_ source: KernelSource, _ loadImage: ModuleLoadDataFn) throws -> OpaquePointer {
+        if let hit = modules.withLock({ $0[source.name] }) { return OpaquePointer(bitPattern: hit)! }
+        let (major, minor) = context.computeCapability
+        let image = try nvrtc.compileBinary(source.source, name: source.name, architecture: "sm_\(major)\(minor)")
+        context.driver.makeCurrent(context.handle)
+        var module: OpaquePointer?
+        try context.driver.check(image.withUnsafeBytes { loadImage(&module, $0.baseAddress!) },
+                                 "cuModuleLoadData(\(source.name), \(image.count) bytes of sm_\(major)\(minor) code)")
+        let address = UInt(bitPattern: module)
+        modules.withLock { $0[source.name] = address }
+        return module!
     }
 }

@@ -51,10 +51,11 @@ package final class NVRTC: @unchecked Sendable {
     private let compileFn: CompileFn
     private let logSize: SizeFn, log: TextFn
     private let ptxSize: SizeFn, ptx: TextFn
+    private let cubinSize: SizeFn, cubin: TextFn
     private let destroy: DestroyFn
     private let errorString: ErrorStringFn
-    /// PTX by `source + options`.
-    private let cache = Mutex<[String: String]>([:])
+    /// Compiled code (PTX text or CUBIN bytes) by `source + options`.
+    private let cache = Mutex<[String: [UInt8]]>([:])
 
     /// Loads NVRTC from `path` (a file, or a soname the system loader resolves).
     package init(path: String) throws {
@@ -73,6 +74,8 @@ package final class NVRTC: @unchecked Sendable {
             log = try symbol("nvrtcGetProgramLog", as: TextFn.self)
             ptxSize = try symbol("nvrtcGetPTXSize", as: SizeFn.self)
             ptx = try symbol("nvrtcGetPTX", as: TextFn.self)
+            cubinSize = try symbol("nvrtcGetCUBINSize", as: SizeFn.self)
+            cubin = try symbol("nvrtcGetCUBIN", as: TextFn.self)
             destroy = try symbol("nvrtcDestroyProgram", as: DestroyFn.self)
             errorString = try symbol("nvrtcGetErrorString", as: ErrorStringFn.self)
         } catch {
@@ -96,13 +99,26 @@ package final class NVRTC: @unchecked Sendable {
         ["--gpu-architecture=\(architecture)", "-default-device", "--std=c++17"]
     }
 
-    /// The PTX of `source` (named `name` in errors), compiled once per process for these options.
+    /// The PTX of `source` (named `name` in errors) for a virtual architecture (`compute_90`),
+    /// compiled once per process for these options.
     package func compile(_ source: String, name: String, architecture: String = "compute_90",
                          extraOptions: [String] = []) throws -> String {
-        let options = Self.options(architecture: architecture) + extraOptions
-        let key = options.joined(separator: " ") + "\n" + source
+        let text = try cached(source, name: name, options: Self.options(architecture: architecture) + extraOptions, binary: false)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The CUBIN (device code for one real architecture, `sm_90`) of `source`, compiled once per
+    /// process. Unlike PTX, which a driver older than NVRTC rejects, a CUBIN loads on any driver of
+    /// the same CUDA major version.
+    package func compileBinary(_ source: String, name: String, architecture: String = "sm_90",
+                               extraOptions: [String] = []) throws -> [UInt8] {
+        try cached(source, name: name, options: Self.options(architecture: architecture) + extraOptions, binary: true)
+    }
+
+    private func cached(_ source: String, name: String, options: [String], binary: Bool) throws -> [UInt8] {
+        let key = (binary ? "cubin " : "ptx ") + options.joined(separator: " ") + "\n" + source
         if let hit = cache.withLock({ $0[key] }) { return hit }
-        let result = try compileUncached(source, name: name, options: options)
+        let result = try compileUncached(source, name: name, options: options, binary: binary)
         cache.withLock { $0[key] = result }
         return result
     }
@@ -113,7 +129,7 @@ package final class NVRTC: @unchecked Sendable {
         throw NVRTCError.call(call, code: code, message: message)
     }
 
-    private func compileUncached(_ source: String, name: String, options: [String]) throws -> String {
+    private func compileUncached(_ source: String, name: String, options: [String], binary: Bool) throws -> [UInt8] {
         var program: OpaquePointer?
         try check(create(&program, source, name + ".cu", 0, nil, nil), "nvrtcCreateProgram")
         defer { _ = destroy(&program) }
@@ -126,10 +142,12 @@ package final class NVRTC: @unchecked Sendable {
             throw NVRTCError.compilation(kernel: name, options: options, log: programLog(program))
         }
         var size = 0
-        try check(ptxSize(program, &size), "nvrtcGetPTXSize")
+        try check((binary ? cubinSize : ptxSize)(program, &size), binary ? "nvrtcGetCUBINSize" : "nvrtcGetPTXSize")
         var bytes = [CChar](repeating: 0, count: max(size, 1))
-        try check(ptx(program, &bytes), "nvrtcGetPTX")
-        return String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        try check((binary ? cubin : ptx)(program, &bytes), binary ? "nvrtcGetCUBIN" : "nvrtcGetPTX")
+        // PTX is NUL-terminated text; a CUBIN is `size` bytes of ELF.
+        let code = binary ? bytes.prefix(size) : bytes.prefix { $0 != 0 }
+        return code.map { UInt8(bitPattern: $0) }
     }
 
     private func programLog(_ program: OpaquePointer?) -> String {

@@ -37,6 +37,18 @@ final class KernelCompileTests: XCTestCase {
         }
     }
 
+    func testEveryKernelSourceCompilesToHopperCode() throws {
+        // What the backend loads: a CUBIN (ELF) for the device's exact architecture.
+        let compiler = try nvrtc()
+        for kernel in KernelSources.all {
+            let image = try compiler.compileBinary(kernel.source, name: kernel.name, architecture: "sm_90")
+            XCTAssertEqual(Array(image.prefix(4)), [0x7F, 0x45, 0x4C, 0x46], "\(kernel.name): CUBIN is not an ELF image")
+            for entry in kernel.entries {
+                XCTAssertNotNil(image.firstRange(of: Array(entry.utf8)), "\(kernel.name): CUBIN lacks \(entry)")
+            }
+        }
+    }
+
     func testEntryNamesAreUniqueAcrossSources() {
         // The backend caches functions by entry name.
         let names = KernelSources.all.flatMap(\.entries)
