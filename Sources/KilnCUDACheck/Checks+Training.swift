@@ -1,18 +1,20 @@
 import Kiln
 import KilnCompute
 
+extension Checker {
+    /// `t`'s values in a new device tensor.
+    func onDevice(_ t: Tensor) -> Tensor {
+        let storage = gpu.allocate(t.count)
+        gpu.write(t.scalars, into: StridedView(storage, Layout(contiguous: t.shape)))
+        return Tensor(storage: storage, layout: Layout(contiguous: t.shape))
+    }
+}
+
 // Autograd end to end: small models built from the differentiable ops run forward and backward on
 // the CPU and on the device from the same values; the losses and every parameter's gradient must
 // agree. Tensors move with the backends' `write`/`read`, so these checks need only the kernels.
 
 extension Checker {
-    /// `t`'s values in a new device tensor.
-    private func onDevice(_ t: Tensor) -> Tensor {
-        let storage = gpu.allocate(t.count)
-        gpu.write(t.scalars, into: StridedView(storage, Layout(contiguous: t.shape)))
-        return Tensor(storage: storage, layout: Layout(contiguous: t.shape))
-    }
-
     /// A random leaf tensor that requires gradients.
     private func leaf(_ shape: [Int], _ scale: Float = 1) -> Tensor {
         Tensor(values(shape.reduce(1, *), -scale, scale), shape: shape)

@@ -85,6 +85,14 @@ public final class Adadelta: Optimizer {
             var state = states[index] ?? AdadeltaState(like: parameter.value)
             state.step += 1
             states[index] = state
+            if let fused = fusedUpdates(for: parameter) {
+                fused.adadeltaUpdate(count: parameter.count, value: parameter.value.view, grad: grad.denseView,
+                                     squareAvg: state.squareAvg.view, accDelta: state.accDelta.view,
+                                     negativeLearningRate: scalars.negativeLearningRate, rho: scalars.rho,
+                                     oneMinusRho: scalars.oneMinusRho, epsilon: scalars.epsilon,
+                                     weightDecay: scalars.weightDecay)
+                continue
+            }
             withValueAndGradient(parameter, grad) { count, value, grad in
                 state.squareAvg.withUnsafeMutableBufferPointer { squareAvg in
                     state.accDelta.withUnsafeMutableBufferPointer { accDelta in

@@ -19,6 +19,15 @@ struct AdamRule {
             state.step += 1
             states[index] = state
             let scalars = self.scalars(step: state.step)
+            if let fused = fusedUpdates(for: parameter) {
+                fused.adamUpdate(count: parameter.count, value: parameter.value.view, grad: grad.denseView,
+                                 expAvg: state.expAvg.view, expAvgSq: state.expAvgSq.view,
+                                 maxExpAvgSq: state.maxExpAvgSq?.view, negativeStepSize: scalars.negativeStepSize,
+                                 biasCorrection2Sqrt: scalars.biasCorrection2Sqrt, averagingWeight: scalars.averagingWeight,
+                                 beta2: scalars.beta2, oneMinusBeta2: scalars.oneMinusBeta2, epsilon: scalars.epsilon,
+                                 l2WeightDecay: scalars.l2WeightDecay, decoupledDecayFactor: scalars.decoupledDecayFactor)
+                continue
+            }
             withValueAndGradient(parameter, grad) { count, value, grad in
                 state.expAvg.withUnsafeMutableBufferPointer { expAvg in
                     state.expAvgSq.withUnsafeMutableBufferPointer { expAvgSq in

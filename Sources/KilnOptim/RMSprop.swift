@@ -94,6 +94,14 @@ public final class RMSprop: Optimizer {
                 ?? RMSpropState(like: parameter.value, momentum: momentum > 0, centered: centered)
             state.step += 1
             states[index] = state
+            if let fused = fusedUpdates(for: parameter) {
+                fused.rmspropUpdate(count: parameter.count, value: parameter.value.view, grad: grad.denseView,
+                                    squareAvg: state.squareAvg.view, gradAvg: state.gradAvg?.view,
+                                    buffer: state.momentumBuffer?.view, negativeLearningRate: scalars.negativeLearningRate,
+                                    alpha: scalars.alpha, oneMinusAlpha: scalars.oneMinusAlpha, epsilon: scalars.epsilon,
+                                    weightDecay: scalars.weightDecay, momentum: scalars.momentum)
+                continue
+            }
             withValueAndGradient(parameter, grad) { count, value, grad in
                 state.squareAvg.withUnsafeMutableBufferPointer { squareAvg in
                     withOptionalState(state.gradAvg) { gradAvg in

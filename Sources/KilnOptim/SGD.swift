@@ -72,6 +72,14 @@ public final class SGD: Optimizer {
                 momentumBuffers[index] = parameter.value.zerosLike()
                 firstUpdate = true
             }
+            if let fused = fusedUpdates(for: parameter) {
+                fused.sgdUpdate(count: parameter.count, value: parameter.value.view, grad: grad.denseView,
+                                buffer: momentumBuffers[index]?.view, firstUpdate: firstUpdate,
+                                negativeLearningRate: scalars.negativeLearningRate, momentum: scalars.momentum,
+                                oneMinusDampening: scalars.oneMinusDampening, weightDecay: scalars.weightDecay,
+                                nesterov: scalars.nesterov)
+                continue
+            }
             withValueAndGradient(parameter, grad) { count, value, grad in
                 withOptionalState(momentumBuffers[index]) { buffer in
                     sgdUpdate(count: count, value: value, grad: grad, buffer: buffer,
