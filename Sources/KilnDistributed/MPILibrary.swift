@@ -65,9 +65,9 @@ struct MPILibrary: @unchecked Sendable {
     /// `MPI_MAX_LIBRARY_VERSION_STRING` and `MPI_MAX_ERROR_STRING` (256 in Open MPI).
     static let maxString = 256
 
-    /// The library names tried in order; `KILN_MPI_LIBRARY` (a path or name) goes first when set.
+    /// The library names tried in order, or only `KILN_MPI_LIBRARY` (a path or name) when set.
     static func candidates(environment: [String: String]) -> [String] {
-        (environment["KILN_MPI_LIBRARY"].map { [$0] } ?? []) + ["libmpi.so.40", "libmpi.so"]
+        environment["KILN_MPI_LIBRARY"].map { [$0] } ?? ["libmpi.so.40", "libmpi.so"]
     }
 
     /// Opens Open MPI and resolves every symbol, or throws naming what is missing.

@@ -19,8 +19,12 @@ package struct DistributedBenchResult {
     package var gradientCount: Int
     /// Buckets the gradients are reduced in.
     package var bucketCount: Int
-    /// Mean seconds per step this rank spent starting and waiting for the gradient reductions.
+    /// Mean seconds per step this rank spent starting and waiting for the gradient reductions
+    /// (waiting for slower ranks included).
     package var allreduceSeconds: Double
+    /// Median seconds of one blocking allreduce of `gradientCount` floats started by all ranks
+    /// together (after a barrier): the reduction alone, for its bandwidth.
+    package var isolatedAllreduceSeconds: Double
 }
 
 /// Times `workload` data-parallel: every rank runs the workload's step on its shard of a global
@@ -41,7 +45,25 @@ package func runDistributedBenchmark(_ workload: BenchWorkload, world: Communica
     world.barrier()
     let local = runBenchmark(workload, batchSize: rows.count, steps: steps, warmup: warmup)
     let dp = dataParallel!
-    return DistributedBenchResult(local: local, globalBatchSize: global,
-                                  gradientCount: dp.parameters.reduce(0) { $0 + $1.count }, bucketCount: dp.bucketCount,
-                                  allreduceSeconds: dp.allreduceSeconds / Double(max(dp.allreduceCount, 1)))
+    let count = dp.parameters.reduce(0) { $0 + $1.count }
+    return DistributedBenchResult(local: local, globalBatchSize: global, gradientCount: count, bucketCount: dp.bucketCount,
+                                  allreduceSeconds: dp.allreduceSeconds / Double(max(dp.allreduceCount, 1)),
+                                  isolatedAllreduceSeconds: isolatedAllreduceSeconds(world, count: count, repeats: 20))
+}
+
+/// The median time of `repeats` in-place allreduces of `count` floats, each after a barrier.
+private func isolatedAllreduceSeconds(_ world: Communicator, count: Int, repeats: Int) -> Double {
+    let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+    defer { buffer.deallocate() }
+    buffer.initialize(repeating: 1)
+    let clock = ContinuousClock()
+    var times: [Double] = []
+    for _ in 0..<repeats {
+        world.barrier()
+        let t0 = clock.now
+        world.sum(buffer)
+        times.append((clock.now - t0).seconds)
+    }
+    // The same value on every rank: the slowest rank's median.
+    return world.max([times.sorted()[times.count / 2]])[0]
 }
