@@ -74,7 +74,7 @@ extension Tensor {
         guard let root = node else {
             preconditionFailure("backward: tensor of shape \(shape) does not require grad")
         }
-        let seed = gradient ?? Tensor.ones(shape)
+        let seed = gradient ?? Tensor.ones(shape, device: device)
         precondition(seed.shape == shape, "backward: gradient shape \(seed.shape) differs from \(shape)")
         // Profiling: the time since the last forward op closes the forward phase; each pullback
         // (with the gradient accumulation it causes) is one backward event under its op's name.

@@ -18,26 +18,27 @@ extension Tensor {
     public func zerosLike() -> Tensor { Tensor.zeros(shape, device: device) }
 
     /// `[start, start + step, …]` up to but excluding `end`.
-    public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1) -> Tensor {
+    public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1, device: Device = .cpu) -> Tensor {
         precondition(step != 0, "arange: step must not be 0")
         let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
         return Tensor(shape: [n]) { buffer in
             for i in 0..<n { buffer[i] = start + Float(i) * step }
-        }
+        }.to(device)
     }
 
-    /// Uniform random values in [low, high).
+    /// Uniform random values in [low, high), drawn on `device` (each device has its own stream of
+    /// numbers for a seed: create on the CPU and move with `to(_:)` for the CPU's values).
     public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1,
-                               generator: RandomGenerator = .global) -> Tensor {
-        let t = Tensor.empty(shape)
+                               generator: RandomGenerator = .global, device: Device = .cpu) -> Tensor {
+        let t = Tensor.empty(shape, device: device)
         t.backend.fillUniform(t.storage, count: t.count, low: low, high: high, generator: generator)
         return t
     }
 
-    /// Normally distributed random values.
+    /// Normally distributed random values, drawn on `device` (see `uniform` about devices).
     public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1,
-                              generator: RandomGenerator = .global) -> Tensor {
-        let t = Tensor.empty(shape)
+                              generator: RandomGenerator = .global, device: Device = .cpu) -> Tensor {
+        let t = Tensor.empty(shape, device: device)
         t.backend.fillNormal(t.storage, count: t.count, mean: mean, std: std, generator: generator)
         return t
     }

@@ -59,20 +59,24 @@ public struct Tensor: @unchecked Sendable {
     /// True when this tensor and `other` are views of the same storage.
     public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
 
-    /// The elements in row-major order (a copy).
+    /// The elements in row-major order (a copy; a device tensor is downloaded).
     public var scalars: [Float] {
+        guard device == .cpu else { return backend.read(view) }
         let c = contiguous()
         return Array(UnsafeBufferPointer(start: c.storage.pointer + c.layout.offset, count: c.count))
     }
 
-    /// The single element of a one-element tensor.
+    /// The single element of a one-element tensor (a device tensor waits for its queued work).
     public var item: Float {
         precondition(count == 1, "item: tensor of shape \(shape) has \(count) elements, not 1")
+        guard device == .cpu else { return backend.read(view)[0] }
         return storage.pointer[layout.offset]
     }
 
-    /// Calls `body` with the elements in row-major order (copying first if not contiguous).
+    /// Calls `body` with the elements in row-major order (copying first if not contiguous, or
+    /// downloading a device tensor).
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        guard device == .cpu else { return try backend.read(view).withUnsafeBufferPointer(body) }
         let c = contiguous()
         return try withExtendedLifetime(c) {
             try body(UnsafeBufferPointer(start: c.storage.pointer + c.layout.offset, count: c.count))
@@ -80,17 +84,25 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// Calls `body` with this tensor's own elements to change them in place (optimizers, loaders).
-    /// Every view of the same storage sees the change. The tensor must be contiguous.
+    /// Every view of the same storage sees the change. The tensor must be contiguous. A device
+    /// tensor is downloaded, changed on the host and uploaded again (correct, but two transfers).
     public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         precondition(isContiguous, "withUnsafeMutableBufferPointer: tensor of shape \(shape) is not contiguous")
+        guard device == .cpu else {
+            var values = backend.read(view)
+            defer { backend.write(values, into: view) }
+            return try values.withUnsafeMutableBufferPointer { try body($0) }
+        }
         return try withExtendedLifetime(storage) {
             try body(UnsafeMutableBufferPointer(start: storage.pointer + layout.offset, count: count))
         }
     }
 
-    /// Copies `source`'s elements (same shape, any layout) into this tensor's storage in place.
+    /// Copies `source`'s elements (same shape, any layout, any device) into this tensor's storage
+    /// in place.
     public func assign(_ source: Tensor) {
         precondition(source.shape == shape, "assign: source shape \(source.shape) differs from \(shape)")
+        guard source.device == device else { return backend.write(source.backend.read(source.view), into: view) }
         backend.copy(source.view, into: view)
     }
 

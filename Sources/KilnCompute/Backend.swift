@@ -50,6 +50,9 @@ package protocol Backend: Sendable {
     func read(_ src: StridedView) -> [Float]
     /// Writes `values` (row-major, `dst`'s element count) from the host into `dst` (any strides).
     func write(_ values: [Float], into dst: StridedView)
+    /// Waits until every op queued on the device has finished (for timing and host access); the
+    /// CPU backend's ops finish before they return, so its default does nothing.
+    func synchronize()
     func fill(_ dst: StridedView, value: Float)
 
     func unary(_ op: UnaryOp, _ x: StridedView, into out: Storage)
@@ -225,6 +228,10 @@ package func backend(for device: Device) -> any Backend {
         preconditionFailure("no CUDA backend is loaded: import KilnCUDA and check CUDA.isAvailable")
     }()
     }
+}
+
+extension Backend {
+    package func synchronize() {}
 }
 
 /// Optional backends plug in here at run time.

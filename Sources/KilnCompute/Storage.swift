@@ -7,12 +7,12 @@ import Synchronization
 /// backend's allocator gets the buffer back through `release` when the storage goes away. Host
 /// code must not read it through `pointer`: copy it to the CPU first (`Backend.read`).
 package final class Storage: @unchecked Sendable {
-    private let host: UnsafeMutablePointer<Float>?
+    private var host: UnsafeMutablePointer<Float>?
     /// The first element's device address (0 for a CPU storage).
-    package let deviceAddress: UInt64
-    package let capacity: Int
-    package let device: Device
-    private let release: (@Sendable (UInt64, Int) -> Void)?
+    package private(set) var deviceAddress: UInt64
+    package private(set) var capacity: Int
+    package private(set) var device: Device
+    private var release: (@Sendable (UInt64, Int) -> Void)?
 
     /// Uninitialised storage for `count` elements on the CPU.
     package init(count: Int) {
@@ -37,6 +37,17 @@ package final class Storage: @unchecked Sendable {
 
     deinit {
         if let host { BufferCache.shared.give(host, capacity: capacity) } else { release?(deviceAddress, capacity) }
+    }
+
+    /// Swaps the memory of two storages (buffer, capacity, device), so every tensor viewing this
+    /// storage sees `other`'s elements where they are: how a module moves to another device in
+    /// place. `other` then owns this storage's old buffer and releases it when it goes away.
+    package func exchangeContents(with other: Storage) {
+        swap(&host, &other.host)
+        swap(&deviceAddress, &other.deviceAddress)
+        swap(&capacity, &other.capacity)
+        swap(&device, &other.device)
+        swap(&release, &other.release)
     }
 
     /// The host address of the first element. Only CPU storages have one: an op that reaches this

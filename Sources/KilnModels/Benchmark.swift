@@ -14,12 +14,13 @@ public struct BenchWorkload: Sendable {
     public let unitsPerSample: Int
     /// Training FLOPs per unit (matmul = 2·M·N·K, training ≈ 3 × forward).
     public let flopsPerUnit: Double
-    /// Builds the model, optimizer and synthetic batch for `batchSize`, and returns one step.
-    public let makeStep: @Sendable (_ batchSize: Int, _ seed: UInt64) -> () -> Void
+    /// Builds the model, optimizer and synthetic batch for `batchSize` on `device` (initialised on
+    /// the CPU from `seed`, then moved), and returns one step.
+    public let makeStep: @Sendable (_ batchSize: Int, _ seed: UInt64, _ device: Device) -> () -> Void
 
     /// A workload description.
     public init(name: String, unit: String, defaultBatchSize: Int, unitsPerSample: Int, flopsPerUnit: Double,
-                makeStep: @escaping @Sendable (Int, UInt64) -> () -> Void) {
+                makeStep: @escaping @Sendable (Int, UInt64, Device) -> () -> Void) {
         self.name = name
         self.unit = unit
         self.defaultBatchSize = defaultBatchSize
@@ -34,11 +35,11 @@ extension BenchWorkload {
     public static let mlp = BenchWorkload(
         name: "mlp", unit: "samples", defaultBatchSize: 128, unitsPerSample: 1,
         flopsPerUnit: 3 * 2 * Double(784 * 512 + 512 * 512 + 512 * 10)
-    ) { batchSize, seed in
+    ) { batchSize, seed, device in
         let generator = RandomGenerator(seed: seed)
-        let model = makeMLP(generator: generator)
+        let model = makeMLP(generator: generator).to(device)
         let optimizer = Adam(model.parameters(), learningRate: 1e-3)
-        let x = Tensor.uniform([batchSize, 784], generator: generator)
+        let x = Tensor.uniform([batchSize, 784], generator: generator).to(device)
         let labels = (0..<batchSize).map { _ in Int32(generator.nextInt(below: 10)) }
         let reduce = BenchWorkload.gradientReducer?(model.parameters())
         return {
@@ -77,6 +78,8 @@ public struct BenchResult: Sendable {
     public var sgemmPeakGFLOPS: Double
     /// Peak resident set size of the process after the run, in bytes.
     public var peakResidentBytes: Int
+    /// Where the steps ran.
+    public var device: Device = .cpu
 
     /// The `q`-quantile (0…1) of the step time in milliseconds.
     public func stepMilliseconds(quantile q: Double) -> Double {
@@ -98,23 +101,26 @@ public struct BenchResult: Sendable {
     public var peakFraction: Double { sgemmPeakGFLOPS > 0 ? gflops / sgemmPeakGFLOPS : 0 }
 }
 
-/// Runs `warmup` untimed steps, then `steps` timed ones, of `workload`.
+/// Runs `warmup` untimed steps, then `steps` timed ones, of `workload` on `device` (each step
+/// waits for the device to finish it).
 public func runBenchmark(_ workload: BenchWorkload, batchSize: Int? = nil, steps: Int = 100, warmup: Int = 10,
-                         seed: UInt64 = 1, sgemmPeakGFLOPS: Double = 0) -> BenchResult {
+                         seed: UInt64 = 1, sgemmPeakGFLOPS: Double = 0, device: Device = .cpu) -> BenchResult {
     precondition(steps > 0 && warmup >= 0, "runBenchmark: steps must be positive and warmup non-negative")
     let batch = batchSize ?? workload.defaultBatchSize
-    let step = workload.makeStep(batch, seed)
+    let step = workload.makeStep(batch, seed, device)
     for _ in 0..<warmup { step() }
+    device.synchronize()
     let clock = ContinuousClock()
     var times: [Double] = []
     times.reserveCapacity(steps)
     for _ in 0..<steps {
         let start = clock.now
         step()
+        device.synchronize()
         times.append((clock.now - start).seconds)
     }
     return BenchResult(workload: workload.name, unit: workload.unit, threads: threadCount(), batchSize: batch,
                        unitsPerStep: batch * workload.unitsPerSample, flopsPerUnit: workload.flopsPerUnit,
                        stepSeconds: times, sgemmPeakGFLOPS: sgemmPeakGFLOPS,
-                       peakResidentBytes: Machine.peakResidentBytes())
+                       peakResidentBytes: Machine.peakResidentBytes(), device: device)
 }

@@ -42,6 +42,8 @@ public final class ClassifierTrainer {
     public internal(set) var stepCount = 0
     /// Data-parallel training over MPI ranks, or nil for one process (see Classifier+Distributed.swift).
     package var dataParallel: DataParallel?
+    /// Where the model is (its device at construction): batches, loaded on the CPU, move there.
+    public var device: Device
 
     /// A trainer for `model` with `optimizer`.
     public init(model: any Layer, optimizer: any Optimizer, batchSize: Int, seed: UInt64, layout: BatchLayout = .flat,
@@ -54,6 +56,7 @@ public final class ClassifierTrainer {
         self.layout = layout
         self.augmentation = augmentation
         self.schedule = schedule
+        self.device = model.device
     }
 
     /// One training step on `batch`; returns the loss before the update.
@@ -72,7 +75,7 @@ public final class ClassifierTrainer {
         stepCount += 1
         optimizer.zeroGrad()
         if let dataParallel { return shardGradients(batch, dataParallel) }
-        let loss = crossEntropy(model(batch.inputs), labels: batch.labels)
+        let loss = crossEntropy(model(batch.inputs.to(device)), labels: batch.labels)
         loss.backward()
         return loss.item
     }
@@ -120,7 +123,7 @@ public final class ClassifierTrainer {
             for global in data.batches(size: max(batchSize, 256), layout: layout) {
                 let batch = dataParallel.map { global.rows($0.shard(of: global.count)) } ?? global
                 if batch.count == 0 { continue }
-                let logits = model(batch.inputs)
+                let logits = model(batch.inputs.to(device))
                 lossSum += Double(crossEntropy(logits, labels: batch.labels).item) * Double(batch.count)
                 let predicted = logits.argmax(axis: 1).scalars
                 for (p, label) in zip(predicted, batch.labels) where Int32(p) == label { correct += 1 }

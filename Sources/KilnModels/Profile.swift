@@ -24,7 +24,7 @@ public struct StepProfile: Sendable {
 public func profileBenchmark(_ workload: BenchWorkload, batchSize: Int? = nil, steps: Int = 20, warmup: Int = 5,
                              seed: UInt64 = 1) -> StepProfile {
     precondition(steps > 0 && warmup >= 0, "profileBenchmark: steps must be positive and warmup non-negative")
-    let step = workload.makeStep(batchSize ?? workload.defaultBatchSize, seed)
+    let step = workload.makeStep(batchSize ?? workload.defaultBatchSize, seed, .cpu)
     let clock = ContinuousClock()
     for _ in 0..<warmup { step() }
     var plain: [Double] = []

@@ -168,11 +168,14 @@ public struct TrainingConfig: Sendable {
     public var seed: UInt64
     /// The learning-rate schedule.
     public var schedule: ScheduleKind
+    /// Where to train (the model is initialised on the CPU, then moved).
+    public var device: Device
 
     /// A configuration.
     public init(epochs: Int, batchSize: Int, learningRate: Float, optimizer: OptimizerKind, seed: UInt64,
-                schedule: ScheduleKind = .constant) {
+                schedule: ScheduleKind = .constant, device: Device = .cpu) {
         self.schedule = schedule
+        self.device = device
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -198,7 +201,7 @@ public func makeClassifierTrainer(recipe: Recipe, dataset: DatasetChoice, config
                                   trainCount: Int) -> ClassifierTrainer {
     // One seeded stream for initial weights and dropout masks; shuffling is seeded per epoch.
     RandomGenerator.global.reseed(config.seed)
-    let model = recipe.build(RandomGenerator.global, dataset)
+    let model = recipe.build(RandomGenerator.global, dataset).to(config.device)
     let optimizer = config.optimizer.make(model.parameters(), learningRate: config.learningRate,
                                           weightDecay: recipe.weightDecay)
     let stepsPerEpoch = (trainCount + config.batchSize - 1) / config.batchSize

@@ -7,9 +7,9 @@ extension BenchWorkload {
         name: "cnn", unit: "samples", defaultBatchSize: 64, unitsPerSample: 1,
         // conv1 26²·32·9, conv2 24²·64·288, fc1 9216·128, fc2 128·10 multiply-adds, ×2 FLOPs, ×3 for training.
         flopsPerUnit: 3 * 2 * Double(26 * 26 * 32 * 9 + 24 * 24 * 64 * 288 + 9216 * 128 + 128 * 10)
-    ) { batchSize, seed in
+    ) { batchSize, seed, device in
         let generator = RandomGenerator(seed: seed)
-        let model = MNISTConvNet(generator: generator)
+        let model = MNISTConvNet(generator: generator).to(device)
         let optimizer = Adadelta(model.parameters(), learningRate: 1.0)
         return classifierStep(model, optimizer, input: [batchSize, 1, 28, 28], classes: 10, generator: generator)
     }
@@ -18,18 +18,18 @@ extension BenchWorkload {
     public static let resnet20 = BenchWorkload(
         name: "resnet20", unit: "samples", defaultBatchSize: 128, unitsPerSample: 1,
         flopsPerUnit: 243.3e6  // BENCHMARKS.md: convolutions and the classifier, ×3 for training
-    ) { batchSize, seed in
+    ) { batchSize, seed, device in
         let generator = RandomGenerator(seed: seed)
-        let model = ResNet20(generator: generator)
+        let model = ResNet20(generator: generator).to(device)
         let optimizer = SGD(model.parameters(), learningRate: 0.1, momentum: 0.9, weightDecay: 5e-4)
         return classifierStep(model, optimizer, input: [batchSize, 3, 32, 32], classes: 10, generator: generator)
     }
 }
 
-/// One training step of `model` on a fixed synthetic batch of shape `input`.
+/// One training step of `model` on a fixed synthetic batch of shape `input` (on the model's device).
 func classifierStep(_ model: any Layer, _ optimizer: any Optimizer, input: [Int], classes: Int,
                     generator: RandomGenerator) -> () -> Void {
-    let x = Tensor.normal(input, generator: generator)
+    let x = Tensor.normal(input, generator: generator).to(model.device)
     let labels = (0..<input[0]).map { _ in Int32(generator.nextInt(below: classes)) }
     let reduce = BenchWorkload.gradientReducer?(model.parameters())
     return {
@@ -47,9 +47,9 @@ extension BenchWorkload {
     public static let gpt = BenchWorkload(
         name: "gpt", unit: "tokens", defaultBatchSize: 32, unitsPerSample: 128,
         flopsPerUnit: 5.55e6  // BENCHMARKS.md, attention counted over the full T×T
-    ) { batchSize, seed in
+    ) { batchSize, seed, device in
         let generator = RandomGenerator(seed: seed)
-        let model = GPT(.reference(), generator: generator)
+        let model = GPT(.reference(), generator: generator).to(device)
         return languageModelStep(model, gptOptimizer(model, learningRate: 1e-3), batch: batchSize, time: 128,
                                  generator: generator)
     }
@@ -58,9 +58,9 @@ extension BenchWorkload {
     /// tokens, Adam lr 2e-3.
     public static let lstm = BenchWorkload(
         name: "lstm", unit: "tokens", defaultBatchSize: 64, unitsPerSample: 64, flopsPerUnit: 2.07e6
-    ) { batchSize, seed in
+    ) { batchSize, seed, device in
         let generator = RandomGenerator(seed: seed)
-        let model = CharLSTM(generator: generator)
+        let model = CharLSTM(generator: generator).to(device)
         return languageModelStep(model, Adam(model.parameters(), learningRate: 2e-3), batch: batchSize, time: 64,
                                  generator: generator)
     }
