@@ -26,7 +26,7 @@ public enum CUDA {
             let probe = Self.probe
             guard let driver = probe.driver, probe.status.isAvailable,
                   let cublas = probe.status.report(.cublas), let handle = cublas.handle, let path = cublas.path else {
-                throw CUDAError.unavailable(probe.status.problem ?? "unknown reason")
+                throw CUDAError.unavailable((probe.status.problem ?? "unknown reason") + "\n" + probe.status.details)
             }
             guard device >= 0 && device < probe.status.devices.count else {
                 throw CUDAError.noSuchDevice(device, count: probe.status.devices.count)
@@ -59,4 +59,9 @@ extension CUDAStatus {
     package static func probe(environment: [String: String]) -> CUDAStatus {
         CUDAProbe(environment: environment).status
     }
+}
+
+extension CUDABackend {
+    /// Waits for the context's stream.
+    package func synchronize() { context.synchronize() }
 }

@@ -161,14 +161,15 @@ package struct LibraryFinder {
         prefixes += ["/opt/conda", "/usr/local", "/usr"]
         var folders = (environment["KILN_PYTHON_SITE_PACKAGES"] ?? "").split(separator: ":").map(String.init)
             .filter { isFolder($0) }
-        for prefix in prefixes {
+        for prefix in prefixes.map({ $0 == "/" ? "" : $0 }) {
             for kind in ["site-packages", "dist-packages"] {
                 folders += globPaths(prefix + "/lib/python3*/" + kind)
             }
             folders += globPaths(prefix + "/lib/python3/dist-packages")
         }
+        // The same folder may be reached twice (/lib → /usr/lib, a venv's lib64 link): keep the first.
         var seen = Set<String>()
-        return folders.filter { seen.insert($0).inserted }
+        return folders.filter { seen.insert(canonicalPath($0)).inserted }
     }
 }
 
@@ -192,6 +193,13 @@ package func globPaths(_ pattern: String) -> [String] {
 func isFolder(_ path: String) -> Bool {
     var s = stat()
     return stat(path, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// `path` with links and `.`/`..` resolved, or `path` itself when that fails.
+func canonicalPath(_ path: String) -> String {
+    guard let resolved = realpath(path, nil) else { return path }
+    defer { free(resolved) }
+    return String(cString: resolved)
 }
 
 func parentFolder(_ path: String) -> String? {

@@ -32,10 +32,15 @@ public struct CUDAStatus: Sendable, CustomStringConvertible {
 
     package func report(_ library: CUDALibrary) -> LibraryReport? { libraries.first { $0.library == library } }
 
-    /// A few lines for `kiln info` and error messages: the verdict, the driver and devices, then
-    /// each library's search.
+    /// A few lines for `kiln info` and error messages: the verdict, then `details`.
     public var description: String {
-        var lines = [problem.map { "not available: \($0)" } ?? "available"]
+        (problem.map { "not available: \($0)" } ?? "available") + "\n" + details
+    }
+
+    /// The driver and devices, then where each library was found, or every place it was looked for
+    /// and why it failed there.
+    public var details: String {
+        var lines: [String] = []
         if let v = driverVersionText { lines.append("driver: CUDA \(v)") }
         for d in devices {
             let gib = Double(d.totalMemory) / Double(1 << 30)

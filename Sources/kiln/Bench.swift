@@ -24,7 +24,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object per workload instead of a table.")
     var json = false
 
-    @Option(help: "Device to run on: cpu (cuda is not in this build yet).")
+    @Option(help: "Device to run on: cpu, cuda or cuda:N (fails with what is missing when CUDA is not usable here).")
     var device: String = "cpu"
 
     @Option(help: ArgumentHelp("Price of this machine per hour (e.g. 0.90): adds time and cost per epoch of each workload's dataset and per million samples or tokens.",
@@ -42,11 +42,8 @@ struct Bench: ParsableCommand {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1, got \(b)") }
-        guard device == "cpu" else {
-            if device == "cuda" || device.hasPrefix("cuda:") {
-                throw ValidationError("--device \(device): no CUDA backend in this build; use --device cpu")
-            }
-            throw ValidationError("--device must be cpu or cuda, got '\(device)'")
+        if try parseDevice(device) != .cpu && (parallel.distributed || profile) {
+            throw ValidationError("--device \(device) does not combine with --distributed or --profile (CPU only)")
         }
         if let c = hourlyCost, !(c >= 0 && c.isFinite) {
             throw ValidationError("--hourly-cost must be a non-negative number of dollars per hour, got \(c)")
@@ -63,6 +60,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        try prepare(parseDevice(device))
         let world = try parallel.join()
         try parallel.run(world) { try bench(world) }
     }
@@ -78,13 +76,18 @@ struct Bench: ParsableCommand {
             print(json ? profileJSON(p).description : formatProfile(p))
             return
         }
-        let peak = Machine.measureSGEMMPeak()
+        let target = try parseDevice(device)
+        // The share of peak compares with the CPU's sgemm; on a GPU it is left out (0).
+        let peak = target == .cpu ? Machine.measureSGEMMPeak() : 0
         if !json {
-            print("sgemm peak: \(formatNumber(peak, digits: 1)) GFLOP/s on \(threadCount()) thread(s) (2048³, best of 3)")
+            print(target == .cpu
+                  ? "sgemm peak: \(formatNumber(peak, digits: 1)) GFLOP/s on \(threadCount()) thread(s) (2048³, best of 3)"
+                  : "device: \(target) (share of peak not measured)")
             print("workload   batch  throughput            step ms median [p10–p90]  GFLOP/s  of peak  peak RSS")
         }
         for workload in selected {
-            let r = runBenchmark(workload, batchSize: batchSize, steps: steps, warmup: warmup, sgemmPeakGFLOPS: peak)
+            let r = runBenchmark(workload, batchSize: batchSize, steps: steps, warmup: warmup, sgemmPeakGFLOPS: peak,
+                                 device: target)
             if json {
                 print(benchJSON(r, hourlyCost: hourlyCost))
             } else {
@@ -121,7 +124,7 @@ func benchJSON(_ r: BenchResult, hourlyCost: Double? = nil) -> JSONObject {
     o.add("sgemm_peak_gflops", r.sgemmPeakGFLOPS)
     o.add("peak_fraction", r.peakFraction)
     o.add("peak_rss_bytes", r.peakResidentBytes)
-    o.add("device", "cpu")
+    o.add("device", r.device.description)
     if let hourlyCost, let w = BenchWorkload.named(r.workload), r.unitsPerSecond > 0 {
         let epoch = TrainingCost(units: Double(w.epochUnits), unitsPerSecond: r.unitsPerSecond, hourlyCost: hourlyCost)
         let million = TrainingCost(units: 1e6, unitsPerSecond: r.unitsPerSecond, hourlyCost: hourlyCost)

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Kiln
+import KilnCUDA
 import KilnModels
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show versions, the OpenBLAS build and threads, and this machine's sgemm speed.")
+        abstract: "Show versions, the OpenBLAS build and threads, CUDA (driver, devices, libraries) and this machine's sgemm speed.")
 
     @OptionGroup var compute: ComputeOptions
 
@@ -24,6 +25,7 @@ struct Info: ParsableCommand {
         print("OpenBLAS core: \(openBLASCoreName()), threads: \(openBLASThreadCount())"
               + (openBLASThreadCount() == 1 ? " (Kiln splits matrix products across its own threads)" : ""))
         print("Kiln threads: \(threadCount())")
+        print(cudaSection(CUDA.status))
         if !quick {
             let peak = Machine.measureSGEMMPeak()
             print("sgemm 2048³: \(formatNumber(peak, digits: 1)) GFLOP/s on \(threadCount()) thread(s)")

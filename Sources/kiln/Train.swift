@@ -49,6 +49,9 @@ struct Train: ParsableCommand {
                                valueName: "USD"))
     var hourlyCost: Double?
 
+    @Option(help: "Device to train on: cpu, cuda or cuda:N (fails with what is missing when CUDA is not usable here).")
+    var device: String = "cpu"
+
     @OptionGroup var compute: ComputeOptions
 
     @OptionGroup(title: "Checkpoints and logs") var checkpointing: CheckpointOptions
@@ -56,6 +59,9 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Distributed") var parallel: DistributedOptions
 
     func validate() throws {
+        if try parseDevice(device) != .cpu && parallel.distributed {
+            throw ValidationError("--device \(device) does not combine with --distributed (CPU only)")
+        }
         if let c = hourlyCost, !(c >= 0 && c.isFinite) {
             throw ValidationError("--hourly-cost must be a non-negative number of dollars per hour, got \(c)")
         }
@@ -78,6 +84,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        try prepare(parseDevice(device))
         let world = try parallel.join()
         try parallel.run(world) { try train(world) }
     }
@@ -90,12 +97,13 @@ struct Train: ParsableCommand {
         case .language(let kind):
             return try trainLanguageModel(kind, options: language, batchSize: batchSize, lr: lr, seed: seed,
                                           dataDir: dataDir, report: report, checkpointing: checkpointing,
-                                          hourlyCost: hourlyCost)
+                                          hourlyCost: hourlyCost, device: parseDevice(device))
         }
         let recipe = model.recipe
         let config = TrainingConfig(
             epochs: epochs, batchSize: batchSize ?? recipe.batchSize, learningRate: lr ?? recipe.learningRate,
-            optimizer: optimizer ?? recipe.optimizer, seed: seed, schedule: schedule ?? recipe.schedule)
+            optimizer: optimizer ?? recipe.optimizer, seed: seed, schedule: schedule ?? recipe.schedule,
+            device: try parseDevice(device))
         let datasetChoice = dataset ?? recipe.dataset
         // A dataset error names the file and how to get it; the CLI prints it and exits with 1.
         let data = try datasetChoice.load(directory: URL(fileURLWithPath: dataDir))

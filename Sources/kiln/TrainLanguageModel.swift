@@ -37,7 +37,7 @@ struct LanguageModelOptions: ParsableArguments {
 /// character and tokens/s every `--eval-every` steps, and prints a generated sample.
 func trainLanguageModel(_ kind: LanguageModelKind, options: LanguageModelOptions, batchSize: Int?, lr: Float?,
                         seed: UInt64, dataDir: String, report: String?, checkpointing: CheckpointOptions,
-                        hourlyCost: Double? = nil) throws {
+                        hourlyCost: Double? = nil, device: Device = .cpu) throws {
     let path = options.text ?? (dataDir as NSString).appendingPathComponent("shakespeare/shakespeare.txt")
     let data = try CharTextDataset.load(file: URL(fileURLWithPath: path), maxCharacters: options.maxChars)
     let batch = batchSize ?? kind.batchSize, context = kind.contextLength
@@ -46,6 +46,7 @@ func trainLanguageModel(_ kind: LanguageModelKind, options: LanguageModelOptions
     }
     RandomGenerator.global.reseed(seed)
     let model = kind.makeModel(vocabularySize: data.vocabulary.count, generator: .global)
+    model.to(device)
     let optimizer = kind.makeOptimizer(model, learningRate: lr ?? kind.learningRate)
     let trainer = LanguageModelTrainer(model: model, optimizer: optimizer, data: data, batchSize: batch,
                                        contextLength: context, seed: seed)

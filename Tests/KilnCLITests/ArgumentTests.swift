@@ -61,8 +61,9 @@ private func rejection(_ arguments: [String]) -> String? {
     #expect(json.contains("710400000"))  // 5.55e6 FLOPs per token × 128 tokens per sample
 }
 
-@Test func benchRejectsCUDAAndBadOptions() {
-    #expect(rejection(["bench", "mlp", "--device", "cuda"])?.contains("no CUDA backend in this build") == true)
+@Test func benchRejectsBadDevicesAndOptions() {
+    // `--device cuda` parses; without CUDA it fails when run (DeviceArgumentTests).
+    #expect(rejection(["bench", "mlp", "--device", "cuda"]) == nil)
     #expect(rejection(["bench", "mlp", "--device", "tpu"])?.contains("cpu") == true)
     #expect(rejection(["bench", "mlp", "--hourly-cost=-1"])?.contains("--hourly-cost") == true)
     #expect(rejection(["bench", "--profile"])?.contains("exactly one workload") == true)
