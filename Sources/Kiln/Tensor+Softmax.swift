@@ -95,7 +95,10 @@ public func crossEntropy(_ logits: Tensor, labels: [Int32], labelSmoothing: Floa
     let probs = x.empty([rows, cols])
     let loss = x.backend.crossEntropy(x.view, labels: labels, rows: rows, cols: cols,
                                       smoothing: labelSmoothing, probs: probs.storage)
-    return Tensor(scalar: loss).recorded(from: [x]) { g in
+    // The loss lives on the logits' device, so it combines with other terms computed there.
+    let value = x.empty([])
+    value.backend.fill(value.view, value: loss)
+    return value.recorded(from: [x]) { g in
         let dx = probs.empty([rows, cols])
         dx.backend.crossEntropyBackward(probs: probs.view, labels: labels, rows: rows, cols: cols,
                                         smoothing: labelSmoothing, scale: g.item / Float(rows), into: dx.storage)

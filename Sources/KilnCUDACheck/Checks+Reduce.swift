@@ -13,6 +13,8 @@ extension Checker {
     func checkReductions() {
         let shape = [6, 40, 700]
         let x = twin(values(6 * 40 * 700, -3, 3))
+        // Sums of thousands of terms in different orders (a tree on the device, runs on the CPU)
+        // differ by ~√n roundings of the partial sums: tolerance 3e-4 relative to 1 + |sum|.
         let cases: [(ReduceOp, Set<Int>)] = [
             (.sum, [2]), (.sum, [0]), (.sum, [0, 2]), (.sum, [0, 1, 2]), (.max, [2]), (.max, [0, 2]),
             (.min, [1]), (.min, [0]), (.sum, [1]),
@@ -22,7 +24,7 @@ extension Checker {
             let out = output(count)
             cpu.reduce(op, x.view(shape).cpu, into: out.view(layout).cpu)
             gpu.reduce(op, x.view(shape).gpu, into: out.view(layout).gpu)
-            compare("reduce \(op) over \(axes.sorted()) of \(shape)", out, tolerance: op == .sum ? 1e-4 : 0)
+            compare("reduce \(op) over \(axes.sorted()) of \(shape)", out, tolerance: op == .sum ? 3e-4 : 0)
         }
         // A transposed input: [700, 40, 6] read as [6, 40, 700].
         let t = Layout(contiguous: [700, 40, 6]).permuted([2, 1, 0])
@@ -31,7 +33,7 @@ extension Checker {
             let out = output(count)
             cpu.reduce(.sum, x.view(t).cpu, into: out.view(layout).cpu)
             gpu.reduce(.sum, x.view(t).gpu, into: out.view(layout).gpu)
-            compare("reduce sum over \(axes.sorted()) of a transposed view", out, tolerance: 1e-4)
+            compare("reduce sum over \(axes.sorted()) of a transposed view", out, tolerance: 3e-4)
         }
 
         // argmax along each axis, of distinct values and of values with ties (first index wins).

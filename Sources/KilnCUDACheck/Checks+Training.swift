@@ -15,6 +15,9 @@ extension Checker {
 // agree. Tensors move with the backends' `write`/`read`, so these checks need only the kernels.
 
 extension Checker {
+    /// The elements of `t`, read by the backend of the device it is on.
+    private func values(of t: Tensor) -> [Float] { t.backend.read(t.view) }
+
     /// A random leaf tensor that requires gradients.
     private func leaf(_ shape: [Int], _ scale: Float = 1) -> Tensor {
         Tensor(values(shape.reduce(1, *), -scale, scale), shape: shape)
@@ -27,13 +30,13 @@ extension Checker {
         let cpuLoss = model(cpuParameters), gpuLoss = model(gpuParameters)
         cpuLoss.backward()
         gpuLoss.backward()
-        compare("\(name): loss", cpu: cpuLoss.scalars, gpu: gpu.read(gpuLoss.view), tolerance: tolerance)
+        compare("\(name): loss", cpu: cpuLoss.scalars, gpu: values(of: gpuLoss), tolerance: tolerance)
         for (i, (c, g)) in zip(cpuParameters, gpuParameters).enumerated() {
             guard let cg = c.grad, let gg = g.grad else {
                 require("\(name): gradient of parameter \(i)", c.grad == nil && g.grad == nil, "present on one side only")
                 continue
             }
-            compare("\(name): gradient of parameter \(i) \(c.shape)", cpu: cg.scalars, gpu: gpu.read(gg.view),
+            compare("\(name): gradient of parameter \(i) \(c.shape)", cpu: cg.scalars, gpu: values(of: gg),
                     tolerance: tolerance)
         }
     }
