@@ -17,33 +17,20 @@ extension ClassifierTrainer {
         defer { for d in dropouts { d.batchWindow = nil } }
         var localLoss: Float = 0
         if !rows.isEmpty {
-            let loss = crossEntropy(model(batch.rows(rows).inputs), labels: Array(batch.labels[rows]))
+            let loss = crossEntropy(model(batch.rows(rows).inputs.to(device)), labels: Array(batch.labels[rows]))
             loss.backward()
             localLoss = loss.item
         }
         return dataParallel.averageGradients(localLoss: localLoss, localCount: rows.count, globalCount: batch.count)
     }
 
-    /// The model's buffers (batch-norm running statistics), which ranks compute from their own shards.
-    var modelBuffers: [Tensor] {
-        model.namedModules().flatMap { $0.1.ownBuffers.map(\.1) }
-    }
-
-    /// Makes every rank's replica rank 0's: parameters and buffers broadcast, then checked bit
-    /// for bit together with the step count; throws if the ranks still disagree (e.g. they
-    /// resumed from different checkpoints).
+    /// Makes every rank's replica rank 0's (see ``DataParallel/synchronize(_:stepCount:)``).
     package func synchronizeReplicas() throws(DistributedError) {
-        guard let dataParallel else { return }
-        let parameters = model.parameters().map(\.value)
-        dataParallel.broadcast(parameters + modelBuffers)
-        try dataParallel.checkReplicas(parameters + modelBuffers, values: [stepCount],
-                                       what: "model weights or step count after broadcasting rank 0's")
+        try dataParallel?.synchronize(model, stepCount: stepCount)
     }
 
-    /// Replaces every rank's buffers by their mean over the ranks, so that evaluations and
-    /// checkpoints see one model; nothing without ``dataParallel``.
+    /// Averages the model's buffers over the ranks; nothing without ``dataParallel``.
     func averageBuffers() {
-        guard let dataParallel else { return }
-        dataParallel.average(modelBuffers)
+        dataParallel?.averageBuffers(of: model)
     }
 }

@@ -1,4 +1,5 @@
 import KilnData
+import KilnDistributed
 import KilnNN
 import KilnOptim
 
@@ -96,10 +97,16 @@ public final class LanguageModelRun {
             (progress, logBytes, skippedSteps, trainer.stepCount) = restored
             resumedFrom = latest
         }
-        checkpoints?.prune()
+        // Data-parallel: rank 0 alone writes the log and checkpoints; every rank resumes from the
+        // same directory and starts from rank 0's replica.
+        let isLeader = trainer.dataParallel.map { $0.communicator.rank == 0 } ?? true
+        if isLeader { checkpoints?.prune() }
+        do throws(DistributedError) { try trainer.dataParallel?.synchronize(model, stepCount: trainer.stepCount) } catch {
+            throw .distributed("\(error)" + (options.resume ? " (every rank must see the same --checkpoint-dir)" : ""))
+        }
 
         var log: MetricsLog?
-        if let path = options.logPath {
+        if let path = options.logPath, isLeader {
             do throws(FileWriteError) {
                 log = try MetricsLog(path: path, keepingBytes: logBytes)
                 if let resumedFrom {
@@ -122,7 +129,7 @@ public final class LanguageModelRun {
         var tokensSinceLog = 0, secondsSinceLog = 0.0
 
         func save() throws(TrainingError) {
-            guard let directory = checkpoints, let state else { return }
+            guard isLeader, let directory = checkpoints, let state else { return }
             do throws(CheckpointError) {
                 if let log {
                     do throws(FileWriteError) { try log.sync() } catch { throw .unwritable(error) }

@@ -1,4 +1,5 @@
 import KilnData
+import KilnDistributed
 import KilnNN
 import KilnOptim
 
@@ -37,6 +38,9 @@ public final class LanguageModelTrainer {
     public let generator: RandomGenerator
     /// Steps taken (set by a resumed run).
     public internal(set) var stepCount = 0
+    /// Data-parallel training over MPI ranks, or nil for one process: every rank draws the same
+    /// windows and takes its rows of them (LanguageModelTrainer+Distributed.swift).
+    package var dataParallel: DataParallel?
 
     /// A trainer; windows are drawn from a generator seeded with `seed`.
     public init(model: any CharLanguageModel, optimizer: any Optimizer, data: CharTextDataset,
@@ -64,6 +68,7 @@ public final class LanguageModelTrainer {
         let (inputs, targets) = data.batch(.train, batchSize: batchSize, contextLength: contextLength, generator: generator)
         model.train()
         optimizer.zeroGrad()
+        if let dataParallel { return shardGradients(inputs, targets, dataParallel) }
         let loss = crossEntropy(model.logits(inputs, batch: batchSize, time: contextLength), labels: targets)
         loss.backward()
         return loss.item
@@ -79,9 +84,14 @@ public final class LanguageModelTrainer {
         noGrad {
             for _ in 0..<batches {
                 let (inputs, targets) = data.batch(split, batchSize: batchSize, contextLength: contextLength, generator: g)
+                if let dataParallel {
+                    total += shardLoss(inputs, targets, dataParallel)
+                    continue
+                }
                 total += Double(crossEntropy(model.logits(inputs, batch: batchSize, time: contextLength), labels: targets).item)
             }
         }
+        if let dataParallel { total = dataParallel.communicator.sum([total])[0] }
         return Float(total / Double(max(batches, 1)))
     }
 

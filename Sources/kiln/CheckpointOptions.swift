@@ -114,7 +114,10 @@ extension CheckpointOptions {
         if run.skippedSteps > 0 { print("\(run.skippedSteps) step(s) skipped: non-finite loss or gradients") }
         if let latest = run.checkpoints?.latest() { print("checkpoint \(latest.path) (kiln sample --model \(latest.path))") }
         if let log { print("metrics log \(log)") }
-        if let saveModel {
+        if let dataParallel = trainer.dataParallel {
+            print(allreduceSummary(dataParallel, trainSeconds: reports.reduce(0) { $0 + $1.trainSeconds }))
+        }
+        if let saveModel, trainer.dataParallel?.communicator.rank ?? 0 == 0 {
             try LanguageModelFile.save(trainer.model, kind: kind, vocabulary: vocabulary, to: saveModel)
             print("weights saved to \(saveModel)")
         }

@@ -65,12 +65,7 @@ struct Train: ParsableCommand {
         if let c = hourlyCost, !(c >= 0 && c.isFinite) {
             throw ValidationError("--hourly-cost must be a non-negative number of dollars per hour, got \(c)")
         }
-        guard case .classifier(let model) = modelName else {
-            if parallel.distributed {
-                throw ValidationError("--distributed trains the classifiers (\(TrainableModel.allCases.map(\.rawValue).joined(separator: ", "))); the language models train on one process")
-            }
-            return try language.validate()
-        }
+        guard case .classifier(let model) = modelName else { return try language.validate() }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1, got \(b)") }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
@@ -97,7 +92,7 @@ struct Train: ParsableCommand {
         case .language(let kind):
             return try trainLanguageModel(kind, options: language, batchSize: batchSize, lr: lr, seed: seed,
                                           dataDir: dataDir, report: report, checkpointing: checkpointing,
-                                          hourlyCost: hourlyCost, device: parseDevice(device))
+                                          hourlyCost: hourlyCost, device: parseDevice(device), world: world)
         }
         let recipe = model.recipe
         let config = TrainingConfig(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kiln
 import KilnData
+import KilnDistributed
 import KilnModels
 
 /// Options of `kiln train char-gpt|char-lstm`.
@@ -37,7 +38,7 @@ struct LanguageModelOptions: ParsableArguments {
 /// character and tokens/s every `--eval-every` steps, and prints a generated sample.
 func trainLanguageModel(_ kind: LanguageModelKind, options: LanguageModelOptions, batchSize: Int?, lr: Float?,
                         seed: UInt64, dataDir: String, report: String?, checkpointing: CheckpointOptions,
-                        hourlyCost: Double? = nil, device: Device = .cpu) throws {
+                        hourlyCost: Double? = nil, device: Device = .cpu, world: Communicator? = nil) throws {
     let path = options.text ?? (dataDir as NSString).appendingPathComponent("shakespeare/shakespeare.txt")
     let data = try CharTextDataset.load(file: URL(fileURLWithPath: path), maxCharacters: options.maxChars)
     let batch = batchSize ?? kind.batchSize, context = kind.contextLength
@@ -53,6 +54,10 @@ func trainLanguageModel(_ kind: LanguageModelKind, options: LanguageModelOptions
     print("\(kind.rawValue): \(kind.summary); \(model.parameterCount) parameters")
     print("text \(path): \(data.train.count) train / \(data.validation.count) validation symbols, vocabulary \(data.vocabulary.count)")
     print("lr \(optimizer.learningRate), batch \(batch) × \(context), \(options.steps) steps, seed \(seed), threads \(threadCount())")
+    if let world {
+        trainer.dataParallel = DataParallel(communicator: world, parameters: model.parameters())
+        print(describeJob(world, threads: threadCount()) + "; each takes its windows of every global batch of \(batch)")
+    }
     let reports = try checkpointing.trainLanguageModel(trainer, kind: kind, vocabulary: data.vocabulary, seed: seed,
                                                        steps: options.steps, evalEvery: options.evalEvery,
                                                        evalBatches: options.evalBatches) { r in
@@ -71,7 +76,7 @@ func trainLanguageModel(_ kind: LanguageModelKind, options: LanguageModelOptions
         print("--- sample (temperature 0.8) ---")
         print(data.vocabulary.decode(sample))
     }
-    if let report, let last = reports.last {
+    if let report, let last = reports.last, world?.rank ?? 0 == 0 {
         var o = JSONObject()
         o.add("model", kind.rawValue)
         o.add("steps", options.steps)

@@ -31,6 +31,44 @@ struct DataParallelTrainingTests {
     }
 }
 
+/// `kiln train char-lstm --distributed`: every rank draws the same windows and takes its rows; on
+/// 2 ranks (3 windows each) and 4 ranks (1, 2, 1, 2 windows, weighted accordingly) the weights
+/// after 6 steps are one process's.
+@Suite(.serialized, .enabled(if: mpirun != nil, mpirunMissing))
+struct DataParallelLanguageModelTests {
+    @Test func languageModelRanksEndWithTheWeightsOfOneProcess() throws {
+        let kiln = try #require(kilnExecutable(), "the kiln executable was not found; build it with `swift build`")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-dplm-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // A text of words from a small vocabulary, long enough for validation windows of 64.
+        let words = ["the", "kiln", "fires", "clay", "slowly", "and", "evenly", "."]
+        var state: UInt32 = 7
+        let text = (0..<4000).map { _ -> String in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return words[Int(state >> 24) % words.count]
+        }.joined(separator: " ")
+        let textFile = folder.appendingPathComponent("text.txt")
+        try text.write(to: textFile, atomically: true, encoding: .utf8)
+        func weights(_ ranks: Int?) throws -> String {
+            let path = folder.appendingPathComponent("lstm-\(ranks ?? 1).safetensors").path
+            let (status, output) = try runKiln(kiln, ["train", "char-lstm", "--text", textFile.path, "--steps", "6",
+                                                      "--batch-size", "6", "--eval-every", "3", "--eval-batches", "1",
+                                                      "--sample-length", "0", "--seed", "4", "--threads", "1",
+                                                      "--save-model", path], ranks: ranks, in: folder)
+            #expect(status == 0, "kiln on \(ranks ?? 1) rank(s) failed:\n\(output)")
+            return path
+        }
+        let single = try weights(nil)
+        for ranks in [2, 4] {
+            let (difference, unmatched) = try largestRelativeDifference(try weights(ranks), single)
+            print("char-lstm, \(ranks) ranks vs 1 process after 6 steps: largest relative weight difference \(difference)")
+            #expect(unmatched.isEmpty)
+            #expect(difference < 1e-5, "\(ranks) ranks: relative difference \(difference)")
+        }
+    }
+}
+
 /// A rank killed with SIGKILL in the middle of distributed training: mpirun stops the others
 /// (non-zero, within 30 s), the newest checkpoint loads, and resuming it on 2 ranks ends with the
 /// weights of a run that was never interrupted.
