@@ -140,7 +140,7 @@ package final class CUDAContext: @unchecked Sendable {
     package func temporaryUpload(_ values: [Int32]) -> UInt64 {
         let bytes = max(values.count, 1) * 4
         let address: UInt64 = scratch.withLock { ring in
-            let (address, replaced) = ring.reserve(bytes: bytes) { self.allocate($0 / 4) }
+            let (address, replaced) = ring.reserve(bytes: bytes) { self.allocate($0) }
             _ = replaced  // the replaced storage is released here, after its queued readers in stream order
             return address
         }
@@ -159,12 +159,13 @@ package struct ScratchRing {
     package init() {}
 
     /// The address of `bytes` of scratch (256-byte aligned), and the storage it replaced, if any.
+    /// `allocate(count)` gives device storage for `count` Float32 elements (at least 1 MiB).
     package mutating func reserve(bytes: Int, allocate: (Int) -> Storage) -> (UInt64, Storage?) {
         let size = (bytes + 255) & ~255
         var replaced: Storage?
         if storage == nil || size * 8 > storage!.capacity * 4 {
             replaced = storage
-            storage = allocate(max(1 << 20, size * 8))
+            storage = allocate(max(1 << 20, size * 8) / 4)
             used = 0
         }
         if used + size > storage!.capacity * 4 { used = 0 }

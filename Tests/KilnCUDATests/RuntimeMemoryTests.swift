@@ -49,7 +49,7 @@ final class RuntimeMemoryTests: XCTestCase {
             return Storage(device: .cuda(0), address: next, capacity: count) { _, _ in }
         }
         var ring = ScratchRing()
-        let ringBytes = (1 << 20) * 4  // first buffer: 1 Mi elements
+        let ringBytes = 1 << 20  // first buffer: 1 MiB
         let (a, _) = ring.reserve(bytes: 10, allocate: allocate)
         let (b, _) = ring.reserve(bytes: 300, allocate: allocate)
         let (c, _) = ring.reserve(bytes: 4, allocate: allocate)
@@ -61,12 +61,12 @@ final class RuntimeMemoryTests: XCTestCase {
         for _ in 0..<((ringBytes - 1024) / 65536) { last = ring.reserve(bytes: 65536, allocate: allocate).0 }
         XCTAssertLessThanOrEqual(Int(last - a) + 65536, ringBytes)
         XCTAssertEqual(ring.reserve(bytes: 65536, allocate: allocate).0, a)
-        XCTAssertEqual(allocated, [1 << 20])
+        XCTAssertEqual(allocated, [ringBytes / 4])
         // A request over an eighth of the ring replaces it by one 8 times the request.
         let big = ringBytes / 4
         let (d, replaced) = ring.reserve(bytes: big, allocate: allocate)
         XCTAssertEqual(d, 0x2000_0000)
         XCTAssertEqual(replaced?.deviceAddress, 0x1000_0000)
-        XCTAssertEqual(allocated, [1 << 20, big * 8 / 4 * 4])
+        XCTAssertEqual(allocated, [ringBytes / 4, big * 8 / 4], "elements for 8 times the request")
     }
 }
