@@ -148,6 +148,28 @@ def quantile(sorted_values, q):
     return sorted_values[lo] * (1 - (pos - lo)) + sorted_values[hi] * (pos - lo)
 
 
+def timed_steps(model, opt, loss_fn, warmup, steps, sync=lambda: None):
+    """Sorted wall times of `steps` training steps after `warmup` untimed ones; `sync` waits for the
+    device after each step (and after the warm-up)."""
+    model.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn().backward()
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return sorted(times)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workload")
@@ -162,21 +184,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     model, opt, loss_fn, batch, unit, units_per_sample = build(args.workload, torch)
-    model.train()
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss_fn().backward()
-        opt.step()
-
-    for _ in range(args.warmup):
-        step()
-    times = []
-    for _ in range(args.steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    times.sort()
+    times = timed_steps(model, opt, loss_fn, args.warmup, args.steps)
     median = statistics.median(times)
     print(json.dumps({
         "workload": args.workload, "peer": f"pytorch {torch.__version__}", "unit": unit, "threads": args.threads,

@@ -18,10 +18,9 @@ import json
 import os
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_workloads import build, quantile  # noqa: E402
+from torch_workloads import build, quantile, timed_steps  # noqa: E402
 
 
 def main():
@@ -49,23 +48,7 @@ def main():
     for cell in loss_fn.__closure__ or ():
         if isinstance(cell.cell_contents, torch.Tensor):
             cell.cell_contents = cell.cell_contents.to(device)
-    model.train()
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss_fn().backward()
-        opt.step()
-
-    for _ in range(args.warmup):
-        step()
-    sync()
-    times = []
-    for _ in range(args.steps):
-        t0 = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t0)
-    times.sort()
+    times = timed_steps(model, opt, loss_fn, args.warmup, args.steps, sync)
     median = statistics.median(times)
     print(json.dumps({
         "workload": args.workload, "peer": f"pytorch {torch.__version__}", "device": str(device),
