@@ -64,7 +64,12 @@ public class BatchNorm: Module {
                      "\(type(of: self)): input \(input.shape) should have \(features) channels on axis 1")
         let useBatchStatistics = isTraining || !trackRunningStats
         if isTraining && trackRunningStats {
-            numBatchesTracked.withUnsafeMutableBufferPointer { $0[0] += 1 }
+            // On a device the counter is bumped by a device op: a host update would wait for the GPU.
+            if numBatchesTracked.device == .cpu {
+                numBatchesTracked.withUnsafeMutableBufferPointer { $0[0] += 1 }
+            } else {
+                noGrad { numBatchesTracked.assign(numBatchesTracked + 1) }
+            }
         }
         return batchNorm(input, weight: weight?.value, bias: bias?.value,
                          runningMean: trackRunningStats ? runningMean : nil,
