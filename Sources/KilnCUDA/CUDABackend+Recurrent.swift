@@ -70,12 +70,23 @@ extension CUDABackend {
                              c: DH.storage, cOffset: DH.offset, ldc: DH.blasLD(hidden)))
         }
         let G = Rows(gates), CP = cPrev.map(Rows.init), TC = Rows(tanhC), DO = dOut.map(Rows.init), DC = Rows(dc)
+        launch(RecurrentKernels.source, "kiln_lstm_step_backward", count: batch * hidden,
+               [.int32(Int32(batch)), .int32(Int32(hidden)), pointer(G), ld(G), pointer(CP), ld(CP), pointer(TC), ld(TC),
+                pointer(DO), ld(DO), pointer(DH), ld(DH), pointer(DC), ld(DC)])
         let table = inputGradient.map { Rows($0.table) }
         let rows = inputGradient.map { pickedRows($0, batch: batch) } ?? 0
-        launch(RecurrentKernels.source, "kiln_lstm_step_backward", count: hidden,
-               [.int32(Int32(batch)), .int32(Int32(hidden)), pointer(G), ld(G), pointer(CP), ld(CP), pointer(TC), ld(TC),
-                pointer(DO), ld(DO), pointer(DH), ld(DH), pointer(DC), ld(DC), optional(dBias), pointer(table), ld(table),
-                .pointer(rows)])
+        if dBias != nil || table != nil {
+            addColumnSums(G, rows: batch, cols: 4 * hidden, into: optional(dBias), table: table, tableRows: rows)
+        }
+    }
+
+    /// Adds the column sums of a `[rows, cols]` matrix to `out` and, with `table`, each row to its
+    /// table row.
+    private func addColumnSums(_ m: Rows, rows: Int, cols: Int, into out: KernelArgument, table: Rows? = nil,
+                               tableRows: UInt64 = 0) {
+        launch(RecurrentKernels.source, "kiln_add_column_sums", count: cols,
+               [out, pointer(m), ld(m), .int32(Int32(rows)), .int32(Int32(cols)), pointer(table), ld(table),
+                .pointer(tableRows)])
     }
 
     package func gruCell(batch: Int, hidden: Int, gates: StridedView, hiddenGates: StridedView,
@@ -92,8 +103,10 @@ extension CUDABackend {
         guard batch > 0 else { return }
         let GI = Rows(gates), GH = Rows(hiddenGates), HP = hPrev.map(Rows.init), DO = dOut.map(Rows.init)
         let DH = Rows(dhCarry)
-        launch(RecurrentKernels.source, "kiln_gru_cell_backward", count: hidden,
+        launch(RecurrentKernels.source, "kiln_gru_cell_backward", count: batch * hidden,
                [.int32(Int32(batch)), .int32(Int32(hidden)), pointer(GI), ld(GI), pointer(GH), ld(GH),
-                pointer(HP), ld(HP), pointer(DO), ld(DO), pointer(DH), ld(DH), optional(dBias), optional(dHiddenBias)])
+                pointer(HP), ld(HP), pointer(DO), ld(DO), pointer(DH), ld(DH)])
+        if dBias != nil { addColumnSums(GI, rows: batch, cols: 3 * hidden, into: optional(dBias)) }
+        if dHiddenBias != nil { addColumnSums(GH, rows: batch, cols: 3 * hidden, into: optional(dHiddenBias)) }
     }
 }
