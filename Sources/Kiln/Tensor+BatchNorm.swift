@@ -45,24 +45,23 @@ public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: 
     if let wc { inputs.append(wc) }
     if let bc { inputs.append(bc) }
     if let rc { inputs.append(rc) }
+    let needR = rc?.requiresGrad ?? false
     return out.recorded(from: inputs) { dy in
-        var dyc = dy.contiguous()
-        if relu {
-            // Through the ReLU: y > 0 exactly where its input was.
-            let masked = input.empty(input.shape)
-            dyc.backend.unaryBackward(.relu, x: output.view, y: output.view, dy: dyc.view, into: masked.storage)
-            dyc = masked
-        }
+        let dyc = dy.contiguous()
         let dx = needX ? input.empty(input.shape) : nil
         let dw = needW ? input.empty([channels]) : nil
         let db = needB ? input.empty([channels]) : nil
-        dyc.backend.batchNormBackward(dyc.view, x: input.view, batch: batch, channels: channels, spatial: spatial,
+        // The residual's gradient is the one reaching the normalisation: dy through the ReLU.
+        let dr = needR ? input.empty(input.shape) : nil
+        dyc.backend.batchNormBackward(dyc.view, x: input.view, y: output.view, relu: relu,
+                                      batch: batch, channels: channels, spatial: spatial,
                                       weight: scale?.view, saveMean: mean.storage, saveInvStd: invStd.storage,
-                                      training: training, dx: dx?.storage, dWeight: dw?.storage, dBias: db?.storage)
+                                      training: training, dx: dx?.storage, dWeight: dw?.storage, dBias: db?.storage,
+                                      dResidual: dr?.storage)
         var grads: [Tensor?] = [dx]
         if wc != nil { grads.append(dw) }
         if bc != nil { grads.append(db) }
-        if rc != nil { grads.append(dyc) }
+        if rc != nil { grads.append(dr) }
         return grads
     }
 }

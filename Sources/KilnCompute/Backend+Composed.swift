@@ -13,4 +13,23 @@ extension Backend {
         if let residual { binary(.add, result, residual, into: out) }
         if relu { unary(.relu, result, into: out) }
     }
+
+    package func batchNormBackward(_ dy: StridedView, x: StridedView, y: StridedView, relu: Bool,
+                                   batch: Int, channels: Int, spatial: Int,
+                                   weight: StridedView?, saveMean: Storage, saveInvStd: Storage, training: Bool,
+                                   dx: Storage?, dWeight: Storage?, dBias: Storage?, dResidual: Storage?) {
+        var g = dy
+        if relu || dResidual != nil {
+            let masked = dResidual ?? allocate(y.layout.count)
+            g = StridedView(masked, Layout(contiguous: y.layout.shape))
+            if relu {
+                unaryBackward(.relu, x: y, y: y, dy: dy, into: masked)
+            } else {
+                copy(dy, into: g)
+            }
+        }
+        batchNormBackward(g, x: x, batch: batch, channels: channels, spatial: spatial, weight: weight,
+                          saveMean: saveMean, saveInvStd: saveInvStd, training: training,
+                          dx: dx, dWeight: dWeight, dBias: dBias)
+    }
 }

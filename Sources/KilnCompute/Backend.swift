@@ -179,6 +179,13 @@ package protocol Backend: Sendable {
     func batchNormBackward(_ dy: StridedView, x: StridedView, batch: Int, channels: Int, spatial: Int,
                            weight: StridedView?, saveMean: Storage, saveInvStd: Storage, training: Bool,
                            dx: Storage?, dWeight: Storage?, dBias: Storage?)
+    /// The gradients of the fused `batchNorm(…, residual:, relu:)` from its output `y`: the gradient
+    /// reaching the normalisation is `dy·[y > 0]` when `relu` (else `dy`), and is also written to
+    /// `dResidual` when given (the residual's gradient); other outputs as in `batchNormBackward`.
+    func batchNormBackward(_ dy: StridedView, x: StridedView, y: StridedView, relu: Bool,
+                           batch: Int, channels: Int, spatial: Int,
+                           weight: StridedView?, saveMean: Storage, saveInvStd: Storage, training: Bool,
+                           dx: Storage?, dWeight: Storage?, dBias: Storage?, dResidual: Storage?)
 }
 
 /// Rows of a dense `[rows, width]` table picked per batch row of one time step: batch row `b` uses

@@ -50,6 +50,33 @@ private func gradientSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
     return (a, b)
 }
 
+/// `gradientSums` of g = dy·[y > 0] (the gradient through a ReLU whose output is `y`), writing g
+/// to `store` when given.
+@inline(__always)
+private func maskedGradientSums(_ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                _ n: Int, mean: Float, store: UnsafeMutablePointer<Float>?) -> (Double, Double) {
+    var s1 = SIMD16<Float>(), s2 = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= n {
+        let d = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD16<Float>.self)
+        let g = d.replacing(with: 0, where: .!(UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self) .> 0))
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - mean
+        if let store { UnsafeMutableRawPointer(store + i).storeBytes(of: g, as: SIMD16<Float>.self) }
+        s1 += g
+        s2 += g * v
+        i += 16
+    }
+    var a = Double(s1.sum()), b = Double(s2.sum())
+    while i < n {
+        let g = y[i] > 0 ? dy[i] : 0
+        store?[i] = g
+        a += Double(g)
+        b += Double(g * (x[i] - mean))
+        i += 1
+    }
+    return (a, b)
+}
+
 extension CPUBackend {
     package func batchNorm(_ x: StridedView, batch: Int, channels: Int, spatial: Int,
                            weight: StridedView?, bias: StridedView?, runningMean: StridedView?, runningVar: StridedView?,
@@ -127,7 +154,27 @@ extension CPUBackend {
     package func batchNormBackward(_ dy: StridedView, x: StridedView, batch: Int, channels: Int, spatial: Int,
                                    weight: StridedView?, saveMean: Storage, saveInvStd: Storage, training: Bool,
                                    dx: Storage?, dWeight: Storage?, dBias: Storage?) {
-        let pg = dy.start, px = x.start, pw = weight?.start
+        batchNormBackward(dy, x: x, y: nil, batch: batch, channels: channels, spatial: spatial, weight: weight,
+                          saveMean: saveMean, saveInvStd: saveInvStd, training: training,
+                          dx: dx, dWeight: dWeight, dBias: dBias, dResidual: nil)
+    }
+
+    package func batchNormBackward(_ dy: StridedView, x: StridedView, y: StridedView, relu: Bool,
+                                   batch: Int, channels: Int, spatial: Int,
+                                   weight: StridedView?, saveMean: Storage, saveInvStd: Storage, training: Bool,
+                                   dx: Storage?, dWeight: Storage?, dBias: Storage?, dResidual: Storage?) {
+        batchNormBackward(dy, x: x, y: relu ? y : nil, batch: batch, channels: channels, spatial: spatial,
+                          weight: weight, saveMean: saveMean, saveInvStd: saveInvStd, training: training,
+                          dx: dx, dWeight: dWeight, dBias: dBias, dResidual: dResidual)
+    }
+
+    /// Backward with the ReLU's mask (`y`: the fused op's output) applied to `dy` on the fly, the
+    /// masked gradient stored to `dResidual` in the first pass and read back in the second.
+    private func batchNormBackward(_ dy: StridedView, x: StridedView, y: StridedView?, batch: Int, channels: Int,
+                                   spatial: Int, weight: StridedView?, saveMean: Storage, saveInvStd: Storage,
+                                   training: Bool, dx: Storage?, dWeight: Storage?, dBias: Storage?,
+                                   dResidual: Storage?) {
+        let pg = dy.start, px = x.start, pw = weight?.start, py = y?.start, pr = dResidual?.pointer
         let mean = saveMean.pointer, invStd = saveInvStd.pointer
         let pdx = dx?.pointer, pdw = dWeight?.pointer, pdb = dBias?.pointer
         let rowStride = channels * spatial
@@ -138,7 +185,13 @@ extension CPUBackend {
             for i in 0..<batch {
                 for (j, c) in range.enumerated() {
                     let o = i * rowStride + c * spatial
-                    let (a, b) = gradientSums(pg + o, px + o, spatial, mean: mean[c])
+                    let (a, b): (Double, Double)
+                    if let py {
+                        (a, b) = maskedGradientSums(pg + o, py + o, px + o, spatial, mean: mean[c], store: pr.map { $0 + o })
+                    } else {
+                        pr?.advanced(by: o).update(from: pg + o, count: spatial)
+                        (a, b) = gradientSums(pg + o, px + o, spatial, mean: mean[c])
+                    }
                     sumDy[j] += a
                     sumDyXmu[j] += b
                 }
@@ -159,8 +212,14 @@ extension CPUBackend {
             for i in 0..<batch {
                 for (j, c) in range.enumerated() {
                     let o = i * rowStride + c * spatial
-                    let g = pg + o, v = px + o, d = pdx + o, aj = a[j], bj = b[j], kj = k[j]
-                    for e in 0..<spatial { d[e] = g[e] * aj + v[e] * bj + kj }
+                    let v = px + o, d = pdx + o, aj = a[j], bj = b[j], kj = k[j]
+                    if pr == nil, let py {
+                        let g = pg + o, m = py + o
+                        for e in 0..<spatial { d[e] = (m[e] > 0 ? g[e] : 0) * aj + v[e] * bj + kj }
+                    } else {
+                        let g = pr.map { UnsafePointer($0 + o) } ?? UnsafePointer(pg + o)
+                        for e in 0..<spatial { d[e] = g[e] * aj + v[e] * bj + kj }
+                    }
                 }
             }
         }
