@@ -84,7 +84,11 @@ package func rowMax(_ p: UnsafePointer<Float>, _ n: Int, stride: Int) -> Float {
 
 /// erf(x) on 16 lanes (Abramowitz & Stegun 7.1.26 with the vector `exp`; |error| < 5e-7 in float).
 @inline(__always)
-package func verf(_ x: SIMD16<Float>) -> SIMD16<Float> {
+package func verf(_ x: SIMD16<Float>) -> SIMD16<Float> { verf(x, expOfMinusSquare: vexp(-(x * x))) }
+
+/// erf(x) given `e` = e^(−x²) (callers that also need that exponential compute it once).
+@inline(__always)
+package func verf(_ x: SIMD16<Float>, expOfMinusSquare e: SIMD16<Float>) -> SIMD16<Float> {
     let negative = x .< 0
     let a = x.replacing(with: -x, where: negative)
     let t = 1 / (a * 0.327_591_1 + 1)
@@ -93,7 +97,7 @@ package func verf(_ x: SIMD16<Float>) -> SIMD16<Float> {
     p = p * t + 1.421_413_741
     p = p * t - 0.284_496_736
     p = p * t + 0.254_829_592
-    let y = 1 - p * t * vexp(-(a * a))
+    let y = 1 - p * t * e
     return y.replacing(with: -y, where: negative)
 }
 
@@ -106,7 +110,8 @@ package func vgelu(_ x: SIMD16<Float>) -> SIMD16<Float> {
 /// d/dx GELU = Φ(x) + x·φ(x) on 16 lanes.
 @inline(__always)
 package func vgeluDerivative(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let cdf = 0.5 * (1 + verf(x * 0.707_106_77))
-    let pdf = 0.398_942_28 * vexp(-0.5 * x * x)
-    return cdf + x * pdf
+    // e^(−x²/2) is both φ's exponential and erf's e^(−(x/√2)²).
+    let e = vexp(-0.5 * x * x)
+    let cdf = 0.5 * (1 + verf(x * 0.707_106_77, expOfMinusSquare: e))
+    return cdf + x * (0.398_942_28 * e)
 }
