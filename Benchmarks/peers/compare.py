@@ -7,7 +7,7 @@ records throughput (samples or tokens per second at the median step time). The t
 median and [min–max] of each side over the rounds, and the median and [min–max] of the per-round
 ratios Kiln / PyTorch (> 1: Kiln is faster).
 
-    swift build -c release --product kiln
+    Scripts/build-release.sh
     python3 Benchmarks/peers/compare.py mlp cnn --rounds 3 --threads 2
 
 PyTorch is skipped, with a message, when it is not installed; Kiln's numbers are still printed.
@@ -53,7 +53,7 @@ def main():
     if args.rounds < 3:
         print("note: fewer than 3 rounds; the medians are not robust", file=sys.stderr)
     if not os.access(args.kiln, os.X_OK):
-        sys.exit(f"{args.kiln} not found: build it with `swift build -c release --product kiln` or pass --kiln")
+        sys.exit(f"{args.kiln} not found: build it with `Scripts/build-release.sh` or pass --kiln")
     try:
         import torch  # noqa: F401
         have_torch = True
