@@ -39,9 +39,6 @@ struct DistributedOptions: ParsableArguments {
         guard let world else { return try body() }
         do {
             try body()
-        } catch let exit as ExitCode where exit == .success {
-            world.finalize()
-            throw exit
         } catch {
             world.abort("\(error)")
         }
