@@ -4,7 +4,7 @@
 # reference workload with `kiln bench --device cuda` beside the same workload in PyTorch on the same
 # GPU, and a table of the ratios. Everything also goes to $OUT (or ./gpu-check-out) as logs/JSON.
 #
-#   Scripts/gpu-check.sh [BUNDLE_DIR]      (default .build-portable/kiln-bundle)
+#   Scripts/gpu-check.sh [BUNDLE]      (default .build-portable/kiln-bundle, or its .tar.xz)
 #
 # Environment: GPU_CHECK_STEPS (timed steps, default 50), GPU_CHECK_WARMUP (default 5),
 # GPU_CHECK_WORKLOADS (default "mlp cnn resnet20 gpt lstm"), KILN_CUDA_TF32=1 (TF32 in cuBLAS; the
@@ -13,6 +13,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bundle="${1:-.build-portable/kiln-bundle}"
+if [ ! -x "$bundle/kiln" ]; then
+    archive="$bundle"; [ -f "$archive" ] || archive="$bundle.tar.xz"
+    [ -f "$archive" ] || { echo "no bundle at $bundle: run Scripts/build-portable.sh"; exit 2; }
+    mkdir -p /tmp/kiln-portable && tar -C /tmp/kiln-portable -xJf "$archive"
+    bundle="/tmp/kiln-portable/$(basename "${archive%.tar.xz}")"
+fi
 out="${OUT:-gpu-check-out}"
 mkdir -p "$out"
 steps="${GPU_CHECK_STEPS:-50}"
