@@ -1,13 +1,13 @@
 import KilnCompute
 
-/// A `[..., rows, cols]` view as per-head matrices for cuBLAS: the storage, each head's first
-/// element, the row distance (columns must be dense) and, when the heads lie at equal distances,
-/// that distance (one strided-batched product then serves every head).
+/// A `[..., rows, cols]` view as per-head matrices for cuBLAS: the storage, the first head's first
+/// element, the row distance (columns must be dense), and the leading (head) axes with their strides.
 private struct HeadMatrices {
     let storage: Storage
-    let offsets: [Int]
+    let offset: Int
     let ld: Int
-    let batchStride: Int?
+    let lead: [Int]
+    let leadStrides: [Int]
 
     init(_ v: StridedView, _ what: String) {
         let l = v.layout
@@ -18,28 +18,21 @@ private struct HeadMatrices {
         ld = rows <= 1 ? max(cols, 1) : l.strides[r - 2]
         precondition(ld >= cols, "attention: \(what) rows overlap in \(l)")
         storage = v.storage
-        let lead = Array(l.shape.prefix(r - 2)), strides = Array(l.strides.prefix(r - 2))
-        // Head h's first element: h decomposed over the leading axes.
-        let offsets = (0..<lead.reduce(1, *)).map { h in
-            var rest = h, o = l.offset
-            for d in lead.indices.reversed() {
-                o += rest % lead[d] * strides[d]
-                rest /= lead[d]
-            }
-            return o
-        }
-        self.offsets = offsets
-        let step = offsets.count > 1 ? offsets[1] - offsets[0] : 0
-        batchStride = offsets.indices.allSatisfy { offsets[$0] == offsets[0] + $0 * step } ? step : nil
+        offset = l.offset
+        lead = Array(l.shape.prefix(r - 2))
+        leadStrides = Array(l.strides.prefix(r - 2))
     }
 
-    /// Dense `[heads, rows, cols]` scratch.
-    init(dense storage: Storage, heads: Int, rows: Int, cols: Int) {
+    /// Dense `[lead..., rows, cols]` scratch.
+    init(dense storage: Storage, lead: [Int], rows: Int, cols: Int) {
         self.storage = storage
-        offsets = (0..<heads).map { $0 * rows * cols }
+        offset = 0
         ld = max(cols, 1)
-        batchStride = rows * cols
+        self.lead = lead
+        leadStrides = Layout.contiguousStrides(lead).map { $0 * rows * cols }
     }
+
+    var heads: Int { lead.reduce(1, *) }
 }
 
 extension CUDABackend {
@@ -63,23 +56,40 @@ extension CUDABackend {
              .pointer(rstd.deviceAddress), .pointer(dy.deviceStart), .int64(Int64(rows)), .int32(Int32(cols))])
     }
 
-    /// `C = alpha·op(A)·op(B)` for every head: one strided-batched product when the heads of all
-    /// three lie at equal distances, else one product per head.
+    /// `C = alpha·op(A)·op(B)` for every head. The head axes of the three operands are merged where
+    /// their strides allow; one strided-batched product covers one merged axis (the longer one when
+    /// two remain, looping over the other), and more axes fall back to a product per head.
     private func headProducts(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                               _ a: HeadMatrices, _ b: HeadMatrices, _ c: HeadMatrices) {
-        let heads = c.offsets.count
-        guard heads > 0 && m > 0 && n > 0 else { return }
-        if let sa = a.batchStride, let sb = b.batchStride, let sc = c.batchStride {
+        precondition(a.lead == c.lead && b.lead == c.lead, "attention: head axes \(a.lead), \(b.lead), \(c.lead) differ")
+        guard c.heads > 0 && m > 0 && n > 0 else { return }
+        let merged = collapse(c.lead, [a.leadStrides, b.leadStrides, c.leadStrides])
+        let (shape, st) = (merged.shape, merged.strides)
+        func product(_ o: (Int, Int, Int), batch: Int, strides s: (Int, Int, Int)) {
             gemm(GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: 0,
-                             a: a.storage, aOffset: a.offsets[0], lda: a.ld, aBatchStride: sa,
-                             b: b.storage, bOffset: b.offsets[0], ldb: b.ld, bBatchStride: sb,
-                             c: c.storage, cOffset: c.offsets[0], ldc: c.ld, cBatchStride: sc, batch: heads))
-            return
+                             a: a.storage, aOffset: a.offset + o.0, lda: a.ld, aBatchStride: s.0,
+                             b: b.storage, bOffset: b.offset + o.1, ldb: b.ld, bBatchStride: s.1,
+                             c: c.storage, cOffset: c.offset + o.2, ldc: c.ld, cBatchStride: s.2, batch: batch))
         }
-        for h in 0..<heads {
-            gemm(GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: 0,
-                             a: a.storage, aOffset: a.offsets[h], lda: a.ld, b: b.storage, bOffset: b.offsets[h], ldb: b.ld,
-                             c: c.storage, cOffset: c.offsets[h], ldc: c.ld))
+        switch shape.count {
+        case 1:
+            product((0, 0, 0), batch: shape[0], strides: (st[0][0], st[1][0], st[2][0]))
+        case 2:
+            let inner = shape[1] >= shape[0] ? 1 : 0, outer = 1 - inner
+            for i in 0..<shape[outer] {
+                product((i * st[0][outer], i * st[1][outer], i * st[2][outer]), batch: shape[inner],
+                        strides: (st[0][inner], st[1][inner], st[2][inner]))
+            }
+        default:
+            for h in 0..<c.heads {
+                var rest = h, o = (0, 0, 0)
+                for d in shape.indices.reversed() {
+                    let i = rest % shape[d]
+                    o = (o.0 + i * st[0][d], o.1 + i * st[1][d], o.2 + i * st[2][d])
+                    rest /= shape[d]
+                }
+                product(o, batch: 1, strides: (0, 0, 0))
+            }
         }
     }
 
@@ -87,12 +97,10 @@ extension CUDABackend {
                            probs: Storage, out: StridedView) {
         let Q = HeadMatrices(q, "q"), K = HeadMatrices(k, "k"), V = HeadMatrices(v, "v"), O = HeadMatrices(out, "out")
         let r = q.layout.rank
-        let heads = Q.offsets.count
+        let heads = Q.heads
         let tq = q.layout.shape[r - 2], d = q.layout.shape[r - 1]
         let tk = k.layout.shape[r - 2], dv = v.layout.shape[r - 1]
-        precondition(K.offsets.count == heads && V.offsets.count == heads && O.offsets.count == heads,
-                     "attention: head counts of q, k, v, out differ")
-        let P = HeadMatrices(dense: probs, heads: heads, rows: tq, cols: tk)
+        let P = HeadMatrices(dense: probs, lead: Q.lead, rows: tq, cols: tk)
         // P = softmax(scale·Q·Kᵀ) with the mask, then O = P·V.
         headProducts(false, true, m: tq, n: tk, k: d, alpha: scale, Q, K, P)
         launchRows(AttentionKernels.source, "kiln_attention_softmax", rows: heads * tq, cols: tk,
@@ -107,12 +115,12 @@ extension CUDABackend {
         let Q = HeadMatrices(q, "q"), K = HeadMatrices(k, "k"), V = HeadMatrices(v, "v"), G = HeadMatrices(dOut, "dOut")
         let DQ = HeadMatrices(dq, "dq"), DK = HeadMatrices(dk, "dk"), DV = HeadMatrices(dv, "dv")
         let r = q.layout.rank
-        let heads = Q.offsets.count
+        let heads = Q.heads
         let tq = q.layout.shape[r - 2], d = q.layout.shape[r - 1]
         let tk = k.layout.shape[r - 2], dvw = v.layout.shape[r - 1]
-        let P = HeadMatrices(dense: probs, heads: heads, rows: tq, cols: tk)
+        let P = HeadMatrices(dense: probs, lead: Q.lead, rows: tq, cols: tk)
         let scratch = allocate(heads * tq * tk)
-        let S = HeadMatrices(dense: scratch, heads: heads, rows: tq, cols: tk)
+        let S = HeadMatrices(dense: scratch, lead: Q.lead, rows: tq, cols: tk)
         // dP = dO·Vᵀ; dS = scale·P ⊙ (dP − Σ dP·P) (0 where masked); dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO.
         headProducts(false, true, m: tq, n: tk, k: dvw, alpha: 1, G, V, S)
         launchRows(AttentionKernels.source, "kiln_attention_softmax_backward", rows: heads * tq, cols: tk,

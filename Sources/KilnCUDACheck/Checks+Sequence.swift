@@ -31,37 +31,44 @@ extension Checker {
         }
     }
 
-    /// `[B, H, T, D]` attention operands: dense (heads at equal distances: one batched product) or
-    /// a permuted `[B, T, H, D]` buffer (heads not at equal distances: one product per head).
-    private func heads(_ b: Int, _ h: Int, _ t: Int, _ d: Int, permuted: Bool) -> (Twin, Layout) {
-        let x = twin(values(b * h * t * d))
-        let layout = permuted ? Layout(contiguous: [b, t, h, d]).permuted([0, 2, 1, 3]) : Layout(contiguous: [b, h, t, d])
-        return (x, layout)
+    /// How attention operands lie in memory, which decides how their head products are batched.
+    private enum HeadLayout: CaseIterable {
+        /// `[2, 3, T, D]` dense: the heads merge into one batch axis (one batched product).
+        case dense
+        /// `[2, 3, T, D]` read from a `[2, T, 3, D]` buffer: two head axes (batched products in a loop).
+        case permuted
+        /// `[2, 3, 2, T, D]` read from a `[2, 2, T, 3, D]` buffer: no head axes merge (a product per head).
+        case scattered
+    }
+
+    /// A fresh operand of `t` rows of `d` columns per head, and its layout.
+    private func heads(_ t: Int, _ d: Int, _ kind: HeadLayout) -> (Twin, Layout) {
+        switch kind {
+        case .dense: (twin(values(6 * t * d)), Layout(contiguous: [2, 3, t, d]))
+        case .permuted: (twin(values(6 * t * d)), Layout(contiguous: [2, t, 3, d]).permuted([0, 2, 1, 3]))
+        case .scattered: (twin(values(12 * t * d)), Layout(contiguous: [2, 2, t, 3, d]).permuted([1, 3, 0, 2, 4]))
+        }
     }
 
     func checkAttention() {
-        let (b, h, d) = (2, 3, 16)
+        let d = 16
         for (tq, tk) in [(20, 20), (12, 20)] {
             for causal in [false, true] {
-                for permuted in [false, true] {
-                    let (q, ql) = heads(b, h, tq, d, permuted: permuted)
-                    let (k, kl) = heads(b, h, tk, d, permuted: permuted)
-                    let (v, vl) = heads(b, h, tk, d, permuted: permuted)
-                    let (o, ol) = heads(b, h, tq, d, permuted: permuted)
-                    let probs = output(b * h * tq * tk)
+                for kind in HeadLayout.allCases {
+                    let (q, ql) = heads(tq, d, kind), (k, kl) = heads(tk, d, kind), (v, vl) = heads(tk, d, kind)
+                    let (o, ol) = heads(tq, d, kind)
+                    let probs = output(q.count / d * tk)
                     let scale = 1 / Float(d).squareRoot()
                     cpu.attention(q: q.view(ql).cpu, k: k.view(kl).cpu, v: v.view(vl).cpu, scale: scale, causal: causal,
                                   probs: probs.cpu, out: o.view(ol).cpu)
                     gpu.attention(q: q.view(ql).gpu, k: k.view(kl).gpu, v: v.view(vl).gpu, scale: scale, causal: causal,
                                   probs: probs.gpu, out: o.view(ol).gpu)
-                    let label = "attention tq \(tq) tk \(tk) causal \(causal) \(permuted ? "per-head" : "batched")"
+                    let label = "attention tq \(tq) tk \(tk) causal \(causal) \(kind)"
                     compare("\(label): probs", probs, tolerance: 1e-5)
                     compare("\(label): out", o, tolerance: 1e-5)
-                    let p = twin(host(probs.cpu, b * h * tq * tk))
-                    let (g, gl) = heads(b, h, tq, d, permuted: permuted)
-                    let (dq, _) = heads(b, h, tq, d, permuted: permuted)
-                    let (dk, _) = heads(b, h, tk, d, permuted: permuted)
-                    let (dv, _) = heads(b, h, tk, d, permuted: permuted)
+                    let p = twin(host(probs.cpu, probs.count))
+                    let (g, gl) = heads(tq, d, kind), (dq, _) = heads(tq, d, kind)
+                    let (dk, _) = heads(tk, d, kind), (dv, _) = heads(tk, d, kind)
                     cpu.attentionBackward(q: q.view(ql).cpu, k: k.view(kl).cpu, v: v.view(vl).cpu, probs: p.cpu,
                                           dOut: g.view(gl).cpu, scale: scale, causal: causal,
                                           dq: dq.view(ql).cpu, dk: dk.view(kl).cpu, dv: dv.view(vl).cpu)
