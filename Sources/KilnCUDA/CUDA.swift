@@ -17,12 +17,15 @@ public enum CUDA {
 
     /// Loads the libraries, creates the primary context of `device` with Kiln's stream, cuBLAS
     /// handle and caching allocator, and registers the CUDA backend, so tensors on `.cuda(device)`
-    /// run there. Activating the device that is already active does nothing.
+    /// run there. Activating the device that is already active does nothing; a process uses one
+    /// device (activating another throws).
     /// - Throws: `CUDAError.unavailable` with the status message when CUDA cannot be used, or
     ///   `CUDAError.noSuchDevice`.
     public static func activate(device: Int = 0) throws {
         try activation.withLock { active in
             if active == device { return }
+            // One backend serves every `.cuda(N)` tensor, so a process uses one device.
+            if let active { throw CUDAError.unavailable("cuda:\(active) is already active; Kiln uses one CUDA device per process") }
             let probe = Self.probe
             guard let driver = probe.driver, probe.status.isAvailable,
                   let cublas = probe.status.report(.cublas), let handle = cublas.handle, let path = cublas.path else {
