@@ -93,15 +93,17 @@ public func crossEntropy(_ logits: Tensor, labels: [Int32], labelSmoothing: Floa
     }
     let x = logits.contiguous()
     let probs = x.empty([rows, cols])
-    let loss = x.backend.crossEntropy(x.view, labels: labels, rows: rows, cols: cols,
-                                      smoothing: labelSmoothing, probs: probs.storage)
-    // The loss lives on the logits' device, so it combines with other terms computed there.
+    // The loss stays on the logits' device (a device backend need not wait for it), so it
+    // combines with other terms computed there.
     let value = x.empty([])
-    value.backend.fill(value.view, value: loss)
+    x.backend.crossEntropy(x.view, labels: labels, rows: rows, cols: cols, smoothing: labelSmoothing,
+                           probs: probs.storage, loss: value.storage)
     return value.recorded(from: [x]) { g in
         let dx = probs.empty([rows, cols])
-        dx.backend.crossEntropyBackward(probs: probs.view, labels: labels, rows: rows, cols: cols,
-                                        smoothing: labelSmoothing, scale: g.item / Float(rows), into: dx.storage)
-        return [dx]
+        let onCPU = g.storage.device == .cpu
+        // On a device, scaling by g as a tensor op avoids reading g back (a wait mid-step).
+        dx.backend.crossEntropyBackward(probs: probs.view, labels: labels, rows: rows, cols: cols, smoothing: labelSmoothing,
+                                        scale: (onCPU ? g.item : 1) / Float(rows), into: dx.storage)
+        return [onCPU ? dx : dx * g]
     }
 }

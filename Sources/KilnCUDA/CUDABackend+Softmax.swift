@@ -18,18 +18,24 @@ extension CUDABackend {
 
     package func crossEntropy(_ logits: StridedView, labels: [Int32], rows: Int, cols: Int, smoothing: Float,
                               probs: Storage) -> Float {
+        let loss = allocate(1)
+        crossEntropy(logits, labels: labels, rows: rows, cols: cols, smoothing: smoothing, probs: probs, loss: loss)
+        return read(StridedView(loss, Layout(contiguous: [])))[0]
+    }
+
+    /// Per-row losses, then their mean (summed in double, as the CPU sums them) into `loss`.
+    package func crossEntropy(_ logits: StridedView, labels: [Int32], rows: Int, cols: Int, smoothing: Float,
+                              probs: Storage, loss: Storage) {
         precondition(labels.count == rows, "crossEntropy: \(labels.count) labels for \(rows) rows")
         for (r, label) in labels.enumerated() {
             precondition(label >= 0 && Int(label) < cols, "crossEntropy: label \(label) out of range 0..<\(cols) in row \(r)")
         }
-        guard rows > 0 else { return 0 }
         let losses = allocate(rows)
         launchRows(SoftmaxKernels.source, "kiln_cross_entropy", rows: rows, cols: cols,
                    [.pointer(probs.deviceAddress), .pointer(losses.deviceAddress), .pointer(logits.deviceStart),
                     .pointer(upload(labels)), .int64(Int64(rows)), .int32(Int32(cols)), .float(smoothing)])
-        // Per-row losses summed on the host in Double, as the CPU backend does.
-        let perRow = read(StridedView(losses, Layout(contiguous: [rows])))
-        return Float(perRow.reduce(0.0) { $0 + Double($1) } / Double(rows))
+        launchRows(SoftmaxKernels.source, "kiln_mean", rows: 1, cols: rows,
+                   [.pointer(loss.deviceAddress), .pointer(losses.deviceAddress), .int64(Int64(rows))])
     }
 
     package func crossEntropyBackward(probs: StridedView, labels: [Int32], rows: Int, cols: Int, smoothing: Float,

@@ -91,6 +91,11 @@ extension Checker {
                                                smoothing: smoothing, probs: probs.gpu)
                 compare("crossEntropy loss [\(rows), \(cols)] smoothing \(smoothing)", cpu: [lossCPU], gpu: [lossGPU],
                         tolerance: 1e-5)
+                let lossOnDevice = gpu.allocate(1)
+                gpu.crossEntropy(x.view([rows, cols]).gpu, labels: labels, rows: rows, cols: cols, smoothing: smoothing,
+                                 probs: probs.gpu, loss: lossOnDevice)
+                compare("crossEntropy loss kept on the device [\(rows), \(cols)] smoothing \(smoothing)", cpu: [lossCPU],
+                        gpu: device(lossOnDevice, 1), tolerance: 1e-5)
                 compare("crossEntropy probs [\(rows), \(cols)] smoothing \(smoothing)", probs, tolerance: 1e-5)
                 let p = twin(host(probs.cpu, rows * cols)), dx = output(rows * cols)
                 let scale = 1 / Float(rows)

@@ -78,6 +78,11 @@ package protocol Backend: Sendable {
     /// writes the softmax probabilities (needed by backward) into `probs`.
     func crossEntropy(_ logits: StridedView, labels: [Int32], rows: Int, cols: Int, smoothing: Float,
                       probs: Storage) -> Float
+    /// `crossEntropy` with the mean loss written to `loss` (one element on this backend's device)
+    /// instead of returned, so that a device backend queues it without waiting for the result (the
+    /// default wraps the returning form).
+    func crossEntropy(_ logits: StridedView, labels: [Int32], rows: Int, cols: Int, smoothing: Float,
+                      probs: Storage, loss: Storage)
     /// `dlogits = scale * (probs - target)`.
     func crossEntropyBackward(probs: StridedView, labels: [Int32], rows: Int, cols: Int, smoothing: Float,
                               scale: Float, into dx: Storage)

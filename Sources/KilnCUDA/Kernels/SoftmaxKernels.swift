@@ -70,6 +70,14 @@ extern "C" __global__ void kiln_cross_entropy(float* probs, float* loss, const f
     }
 }
 
+/// out[0] = the mean of n values (summed in double); one block.
+extern "C" __global__ void kiln_mean(float* out, const float* v, i64 n) {
+    double s = 0.0;
+    for (i64 i = threadIdx.x; i < n; i += blockDim.x) s += (double)v[i];
+    s = kiln_block_sum_d(s);
+    if (threadIdx.x == 0) out[0] = (float)(s / (double)(n > 0 ? n : 1));
+}
+
 /// dlogits = scale·(probs − target), target = (1−ε)·onehot + ε/cols.
 extern "C" __global__ void kiln_cross_entropy_backward(float* dx, const float* probs, const int* labels, i64 rows,
                                                        int cols, float smoothing, float scale) {
@@ -82,5 +90,6 @@ extern "C" __global__ void kiln_cross_entropy_backward(float* dx, const float* p
         dx[i] = v;
     }
 }
-"""#, entries: ["kiln_softmax", "kiln_softmax_backward", "kiln_cross_entropy", "kiln_cross_entropy_backward"])
+"""#, entries: ["kiln_softmax", "kiln_softmax_backward", "kiln_cross_entropy", "kiln_mean",
+                "kiln_cross_entropy_backward"])
 }
