@@ -86,9 +86,12 @@ package struct LibraryFinder {
     }
 
     /// Searches for `library` and loads the first file that `dlopen` accepts.
-    package func load(_ library: CUDALibrary) -> LibraryReport {
+    package func load(_ library: CUDALibrary) -> LibraryReport { load(library, sonames: library.sonames) }
+
+    /// The search for `library` under the file names `candidates` (tests use names nothing else loads).
+    package func load(_ library: CUDALibrary, sonames candidates: [String]) -> LibraryReport {
         var report = LibraryReport(library: library, attempts: [], scannedSitePackages: [])
-        let sonames = library.sonames.filter { name in
+        let sonames = candidates.filter { name in
             guard let max = maximumMajor, let major = CUDALibrary.cudaMajor(ofSoname: name) else { return true }
             return major <= max
         }
