@@ -66,12 +66,13 @@ struct CheckpointOptions: ParsableArguments {
             }
         }
         if let initFrom { print("initial weights from \(initFrom)") }
+        let started = ContinuousClock.now
         let reports = try run.run(progress: progress, onEpoch: onEpoch)
         if run.skippedSteps > 0 { print("\(run.skippedSteps) step(s) skipped: non-finite loss or gradients") }
         if let latest = run.checkpoints?.latest() { print("checkpoint \(latest.path)") }
         if let log { print("metrics log \(log)") }
         if let dataParallel = run.trainer.dataParallel {
-            print(allreduceSummary(dataParallel, trainSeconds: reports.reduce(0) { $0 + $1.trainSeconds }))
+            print(allreduceSummary(dataParallel, seconds: (ContinuousClock.now - started).seconds))
         }
         if let saveModel, world?.rank ?? 0 == 0 {
             try run.trainer.model.saveSafeTensors(to: saveModel, metadata: ["format": "pt", "model": modelName])
@@ -110,12 +111,13 @@ extension CheckpointOptions {
                 print(directory.latest().map { "resuming from \($0.path)" } ?? "no checkpoint in \(directory.path) yet: starting a fresh run")
             }
         }
+        let started = ContinuousClock.now
         let reports = try run.run(onReport: onReport)
         if run.skippedSteps > 0 { print("\(run.skippedSteps) step(s) skipped: non-finite loss or gradients") }
         if let latest = run.checkpoints?.latest() { print("checkpoint \(latest.path) (kiln sample --model \(latest.path))") }
         if let log { print("metrics log \(log)") }
         if let dataParallel = trainer.dataParallel {
-            print(allreduceSummary(dataParallel, trainSeconds: reports.reduce(0) { $0 + $1.trainSeconds }))
+            print(allreduceSummary(dataParallel, seconds: (ContinuousClock.now - started).seconds))
         }
         if let saveModel, trainer.dataParallel?.communicator.rank ?? 0 == 0 {
             try LanguageModelFile.save(trainer.model, kind: kind, vocabulary: vocabulary, to: saveModel)

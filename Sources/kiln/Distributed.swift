@@ -52,12 +52,13 @@ func describeJob(_ world: Communicator, threads: Int) -> String {
     "distributed: \(world.size) rank(s) × \(threads) thread(s) (\(world.libraryVersion))"
 }
 
-/// What each rank spent reducing gradients, for rank 0 to print at the end of a run.
-func allreduceSummary(_ dataParallel: DataParallel, trainSeconds: Double) -> String {
+/// What each rank spent reducing gradients during this process's `seconds` of training (evaluations
+/// and checkpoints included), for rank 0 to print at the end of a run.
+func allreduceSummary(_ dataParallel: DataParallel, seconds: Double) -> String {
     let world = dataParallel.communicator
     var mine = [Double](repeating: 0, count: 2 * world.size)
     mine[2 * world.rank] = dataParallel.allreduceSeconds
-    mine[2 * world.rank + 1] = trainSeconds
+    mine[2 * world.rank + 1] = seconds
     let all = world.sum(mine)
     let perRank = (0..<world.size).map { r in
         String(format: "rank %d %.2f s (%.1f%%)", r, all[2 * r], all[2 * r] / max(all[2 * r + 1], 1e-9) * 100)
@@ -65,7 +66,7 @@ func allreduceSummary(_ dataParallel: DataParallel, trainSeconds: Double) -> Str
     let floats = dataParallel.parameters.reduce(0) { $0 + $1.count }
     return String(format: "allreduce: %d steps of %d floats in %d bucket(s); time in allreduce ",
                   dataParallel.allreduceCount, floats, dataParallel.bucketCount)
-        + perRank.joined(separator: ", ") + " of the training time"
+        + perRank.joined(separator: ", ") + " of the run"
 }
 
 /// `kiln bench --distributed`: each workload on every rank's shard of the global batch with the
