@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // Kiln: tensors, autograd, layers, optimizers and data loading on an OpenBLAS compute core.
-// Dependencies point one way, downwards: kiln (CLI) → KilnModels → KilnNN/KilnOptim/KilnData → Kiln
+// Dependencies point one way, downwards: kiln (CLI) → KilnModels → KilnNN/KilnOptim/KilnData/KilnDistributed → Kiln
 // → KilnCompute → CBLAS. See Docs/ARCHITECTURE.md.
 import PackageDescription
 
