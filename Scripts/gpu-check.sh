@@ -7,8 +7,10 @@
 #   Scripts/gpu-check.sh [BUNDLE]      (default .build-portable/kiln-bundle, or its .tar.xz)
 #
 # Environment: GPU_CHECK_STEPS (timed steps, default 50), GPU_CHECK_WARMUP (default 5),
-# GPU_CHECK_WORKLOADS (default "mlp cnn resnet20 gpt lstm"), KILN_CUDA_TF32=1 (TF32 in cuBLAS; the
-# PyTorch runs then get --tf32 too). Exit status: non-zero when a check failed or a run broke.
+# GPU_CHECK_WORKLOADS (default "mlp cnn resnet20 gpt lstm"), GPU_CHECK_SECONDS (the whole run's
+# budget, default 540: each part gets a timeout that leaves time for the parts after it and the
+# table), KILN_CUDA_TF32=1 (TF32 in cuBLAS; the PyTorch runs then get --tf32 too).
+# Exit status: non-zero when a check failed or a run broke.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +28,9 @@ warmup="${GPU_CHECK_WARMUP:-5}"
 workloads="${GPU_CHECK_WORKLOADS:-mlp cnn resnet20 gpt lstm}"
 python="$(command -v python3 || true)"
 status=0
+deadline=$((SECONDS + ${GPU_CHECK_SECONDS:-540}))
+# At most $1 seconds, keeping $2 seconds of the budget for what follows (at least 5).
+limit() { local left=$((deadline - SECONDS - $2)); [ "$left" -gt "$1" ] && left=$1; [ "$left" -lt 5 ] && left=5; echo "$left"; }
 
 # Container images often keep the driver outside the loader's default path.
 for dir in /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu; do
@@ -39,14 +44,14 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>
 "$bundle/kiln" info --quick 2>&1 | tee "$out/info.txt"
 
 echo "== CUDA checks against the CPU backend"
-timeout 240 "$bundle/kiln-cuda-check" 2>&1 | tee "$out/check.txt"
+timeout "$(limit 240 240)" "$bundle/kiln-cuda-check" 2>&1 | tee "$out/check.txt"
 check=${PIPESTATUS[0]}
 [ "$check" -eq 0 ] || { echo "kiln-cuda-check exited with $check"; status=1; }
 
 echo "== kiln bench --device cuda ($steps steps after $warmup warm-up)"
 # One process for all workloads: kernels compile once (NVRTC) and stay cached.
 # shellcheck disable=SC2086
-timeout 240 "$bundle/kiln" bench $workloads --device cuda --steps "$steps" --warmup "$warmup" --json \
+timeout "$(limit 240 100)" "$bundle/kiln" bench $workloads --device cuda --steps "$steps" --warmup "$warmup" --json \
     > "$out/kiln-bench.jsonl" 2> "$out/kiln-bench.err"
 bench=$?
 cat "$out/kiln-bench.jsonl" "$out/kiln-bench.err"
@@ -57,7 +62,7 @@ echo "== PyTorch on the same GPU"
 tf32=""; [ "${KILN_CUDA_TF32:-0}" = "1" ] && tf32="--tf32"
 if [ -n "$python" ]; then
     for w in $workloads; do
-        timeout 120 "$python" Benchmarks/peers/torch_workloads_cuda.py "$w" --steps "$steps" --warmup "$warmup" $tf32 \
+        timeout "$(limit 120 10)" "$python" Benchmarks/peers/torch_workloads_cuda.py "$w" --steps "$steps" --warmup "$warmup" $tf32 \
             >> "$out/torch-bench.jsonl" 2>> "$out/torch-bench.err" || echo "PyTorch $w failed (see torch-bench.err)"
     done
     cat "$out/torch-bench.jsonl"
