@@ -8,6 +8,10 @@
 #   Scripts/cuda-emulator/build.sh [OUT]       (default .build/cuda-emulator)
 #   KILN_CUDA_LIBRARY_PATH=OUT .build/debug/kiln-cuda-check
 #
+# KILN_EMULATOR_TRACE=1 prints each device-to-host copy (a wait for the GPU on real hardware) and,
+# at exit, the launches per kernel. Built with -fsanitize=address (and run with libasan preloaded),
+# it reports kernels that write outside their buffers.
+#
 # It checks the backend's host code (argument marshalling, launch shapes, cuBLAS mapping) and the
 # kernels' logic against the CPU backend; not the GPU's timing, memory model or libdevice math.
 set -euo pipefail

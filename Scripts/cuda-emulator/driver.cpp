@@ -32,14 +32,19 @@ CUresult cuCtxSetCurrent(void* c) { current = c; return 0; }
 CUresult cuCtxGetCurrent(void** c) { *c = current; return 0; }
 CUresult cuMemGetInfo_v2(size_t* f, size_t* t) { *f = size_t(8) << 30; *t = size_t(8) << 30; return 0; }
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
-    void* m = std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);
+    void* m = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
     // Poison fresh memory: a kernel that reads what nobody wrote shows garbage, as on a GPU.
     std::memset(m, 0x7f, (bytes + 255) / 256 * 256);
     *p = (CUdeviceptr)m; return 0;
 }
 CUresult cuMemFree_v2(CUdeviceptr p) { std::free((void*)p); return 0; }
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* s, size_t n, void*) { std::memcpy((void*)d, s, n); return 0; }
-CUresult cuMemcpyDtoHAsync_v2(void* d, CUdeviceptr s, size_t n, void*) { std::memcpy(d, (void*)s, n); return 0; }
+// KILN_EMULATOR_TRACE=1 prints every device-to-host copy (each is a wait for the GPU on real hardware).
+static const bool traceCopies = std::getenv("KILN_EMULATOR_TRACE") != nullptr;
+CUresult cuMemcpyDtoHAsync_v2(void* d, CUdeviceptr s, size_t n, void*) {
+    if (traceCopies) std::fprintf(stderr, "[emulator] device-to-host copy of %zu bytes\n", n);
+    std::memcpy(d, (void*)s, n); return 0;
+}
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, void*) { std::memmove((void*)d, (void*)s, n); return 0; }
 CUresult cuMemsetD32Async(CUdeviceptr d, unsigned v, size_t n, void*) {
     unsigned* p = (unsigned*)d; for (size_t i = 0; i < n; ++i) p[i] = v; return 0;
@@ -59,9 +64,22 @@ CUresult cuStreamSynchronize(void*) { return 0; }
 CUresult cuGetErrorName(CUresult, const char** s) { *s = "CUDA_ERROR_EMULATED"; return 0; }
 CUresult cuGetErrorString(CUresult, const char** s) { *s = "emulated error"; return 0; }
 
+// With KILN_EMULATOR_TRACE=1, launches are counted by kernel and listed at exit.
+static std::map<std::string, long>& launchCounts() { static std::map<std::string, long> m; return m; }
+static void printLaunchCounts() {
+    long total = 0;
+    for (auto& [name, n] : launchCounts()) { std::fprintf(stderr, "[emulator] %8ld launches of %s\n", n, name.c_str()); total += n; }
+    std::fprintf(stderr, "[emulator] %8ld launches in all\n", total);
+}
+
 CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned shared, void*, void** params, void** extra) {
     Kernel* k = (Kernel*)f;
+    if (traceCopies) {
+        static bool registered = (launchCounts(), std::atexit(printLaunchCounts), true);  // the map outlives the handler
+        (void)registered;
+        ++launchCounts()[k->name];
+    }
     if (gx * gy * gz == 0 || bx * by * bz == 0 || bx * by * bz > 1024 || extra) return 1;
     gridDim = {gx, gy, gz};
     blockDim = {bx, by, bz};
