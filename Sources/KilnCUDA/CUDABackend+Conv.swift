@@ -1,10 +1,12 @@
 import KilnCompute
 
 // Convolutions as im2col + cuBLAS over chunks of samples (the column matrix of a chunk is kept
-// under `columnBudget` elements), pooling by direct kernels.
+// under `CUDABackend.columnBudget` elements), pooling by direct kernels.
 
-/// Elements of one chunk's column matrix (256 MiB).
-private let columnBudget = 1 << 26
+extension CUDABackend {
+    /// Elements of one chunk's column matrix (256 MiB); the checks lower it to run several chunks.
+    nonisolated(unsafe) package static var columnBudget = 1 << 26
+}
 
 extension Conv2dGeometry {
     /// The geometry arguments of `kiln_im2col` / `kiln_col2im` for a chunk of `samples`.
@@ -14,7 +16,7 @@ extension Conv2dGeometry {
     }
 
     /// Samples per chunk.
-    fileprivate var chunk: Int { max(1, min(batch, columnBudget / max(groups * patchSize * outPlane, 1))) }
+    fileprivate var chunk: Int { max(1, min(batch, CUDABackend.columnBudget / max(groups * patchSize * outPlane, 1))) }
 }
 
 extension Pool2dGeometry {

@@ -1,4 +1,5 @@
 import KilnCompute
+import KilnCUDA
 
 extension Checker {
     func checkConvolutions() {
@@ -16,7 +17,13 @@ extension Checker {
             ("5×5 wide same", Conv2dGeometry(batch: 2, inChannels: 8, height: 12, width: 30, outChannels: 16, kernelHeight: 5,
                                              kernelWidth: 5, stride: (1, 1), padding: (2, 2), dilation: (1, 1), groups: 1)),
         ]
-        for (name, g) in geometries {
+        // 7 samples with room for the column matrix of 2 at a time: chunks of 2, 2, 2 and 1.
+        let chunked = Conv2dGeometry(batch: 7, inChannels: 3, height: 6, width: 5, outChannels: 4, kernelHeight: 3,
+                                     kernelWidth: 3, stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1)
+        for (name, g) in geometries + [("3×3 in chunks of 2 samples", chunked)] {
+            let budget = CUDABackend.columnBudget
+            if g == chunked { CUDABackend.columnBudget = 2 * g.patchSize * g.outPlane }
+            defer { CUDABackend.columnBudget = budget }
             let inCount = g.batch * g.inChannels * g.height * g.width
             let outCount = g.batch * g.outChannels * g.outPlane, weightCount = g.outChannels * g.patchSize
             let x = twin(values(inCount)), w = twin(values(weightCount, -0.5, 0.5)), b = twin(values(g.outChannels))
