@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "KilnOptimTests", dependencies: ["KilnOptim", "KilnNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnDataTests", dependencies: ["KilnData"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln"]),
-        .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA", "Kiln", "KilnNN", "KilnOptim", "KilnCUDACheck"]),
+        .testTarget(name: "KilnCUDATests", dependencies: ["KilnCUDA", "Kiln", "KilnNN", "KilnOptim", "KilnCUDACheck", "kiln-cuda-check"]),
         .testTarget(name: "KilnDistributedTests", dependencies: ["KilnDistributed", "KilnNN", "kiln"]),
         .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels"], resources: [.copy("Fixtures")]),
     ],
