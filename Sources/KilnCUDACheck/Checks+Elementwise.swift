@@ -61,6 +61,13 @@ extension Checker {
             compare("unaryBackward \(op)", dx, tolerance: tolerance(op))
         }
 
+        // More elements than one launch has threads (8192 blocks of 256): each thread takes several.
+        let big = [2300, 2300], rowVector = Layout(contiguous: [2300]).expanded(to: big)
+        let m = twin(values(2300 * 2300)), row = twin(values(2300)), sum = output(2300 * 2300)
+        cpu.binary(.add, m.view(big).cpu, row.view(rowVector).cpu, into: sum.cpu)
+        gpu.binary(.add, m.view(big).gpu, row.view(rowVector).gpu, into: sum.gpu)
+        compare("binary add of [2300, 2300] and a broadcast row", sum, tolerance: 0)
+
         // Broadcasting: a [4, 1, 30] against b [5, 1], both expanded to [4, 5, 30]. Values are
         // multiples of 1/4 so that comparisons meet ties.
         let out = [4, 5, 30]
