@@ -34,6 +34,8 @@ inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned 
 inline float atomicAdd(float* p, float v) { float old = *p; *p = old + v; return old; }
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
 #include <math.h>
 using std::fmax; using std::sqrt; using std::log; using std::cos; using std::sin;
 using EmuLauncher = std::function<void(void**)>;

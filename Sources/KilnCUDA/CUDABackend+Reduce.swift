@@ -27,6 +27,10 @@ extension CUDABackend {
         let outputs = keptShape.reduce(1, *), inner = reducedShape.reduce(1, *)
         guard outputs > 0 else { return }
         let kept = collapse(keptShape, [keptX, keptOut]), reduced = collapse(reducedShape, [reducedX])
+        if kept.shape.count == 1 && kept.strides[0][0] == 1 && inner >= 32 && outputs < 1 << 20 {
+            reduceColumns(op, x, out, columns: outputs, outStride: kept.strides[1][0], inner: inner, reduced: reduced)
+            return
+        }
         let arguments: [KernelArgument] = [.int32(op.kernelCode), .pointer(address(out)), .pointer(address(x)),
                                            .int64(Int64(outputs)), .int64(Int64(inner))]
             + shapeArguments(kept.shape, kept.strides) + shapeArguments(reduced.shape, reduced.strides)
@@ -35,6 +39,21 @@ extension CUDABackend {
         } else {
             launch(ReduceKernels.source, "kiln_reduce_thread", count: outputs, arguments)
         }
+    }
+
+    /// Outputs that are dense columns of `x`: blocks of 32 columns × a chunk of the reduced rows
+    /// write partial results, which one thread per column then combines in order.
+    private func reduceColumns(_ op: ReduceOp, _ x: StridedView, _ out: StridedView, columns: Int, outStride: Int,
+                               inner: Int, reduced: (shape: [Int], strides: [[Int]])) {
+        let parts = min((inner + 255) / 256, 64), chunk = (inner + parts - 1) / parts
+        let partial = allocate(parts * columns)
+        kernel(ReduceKernels.source, "kiln_reduce_columns").launch(
+            grid: ((columns + 31) / 32, parts, 1), block: (32, 8, 1),
+            [.int32(op.kernelCode), .pointer(partial.deviceAddress), .pointer(address(x)), .int64(Int64(columns)),
+             .int64(Int64(inner)), .int64(Int64(chunk))] + shapeArguments(reduced.shape, reduced.strides))
+        launch(ReduceKernels.source, "kiln_reduce_partials", count: columns,
+               [.int32(op.kernelCode), .pointer(address(out)), .int64(Int64(outStride)), .pointer(partial.deviceAddress),
+                .int64(Int64(columns)), .int32(Int32(parts))])
     }
 
     package func argmax(_ x: StridedView, axis: Int, into out: Storage) {

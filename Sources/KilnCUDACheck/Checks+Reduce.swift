@@ -36,6 +36,17 @@ extension Checker {
             compare("reduce sum over \(axes.sorted()) of a transposed view", out, tolerance: 3e-4)
         }
 
+        // Outputs that are dense columns (bias gradients): the column kernels, in several row chunks.
+        for (op, shape, axes): (ReduceOp, [Int], Set<Int>) in [(.sum, [4096, 130], [0]), (.sum, [64, 33, 50], [0, 1]),
+                                                               (.max, [300, 70], [0]), (.min, [40, 3, 20], [0])] {
+            let v = twin(values(shape.reduce(1, *), -3, 3))
+            let (layout, count) = reduced(shape, axes)
+            let out = output(count)
+            cpu.reduce(op, v.view(shape).cpu, into: out.view(layout).cpu)
+            gpu.reduce(op, v.view(shape).gpu, into: out.view(layout).gpu)
+            compare("reduce \(op) over \(axes.sorted()) of \(shape) (columns)", out, tolerance: op == .sum ? 3e-4 : 0)
+        }
+
         // argmax along each axis, of distinct values and of values with ties (first index wins).
         let small = [7, 9, 11]
         for ties in [false, true] {

@@ -1,7 +1,9 @@
 /// Reductions (`CPUBackend+Reduce.swift`): each output element combines the input elements over
 /// the reduced axes. The host splits the input's axes into kept ones (the output's non-zero
 /// strides) and reduced ones; `kiln_reduce_block` gives each output a block (long reductions),
-/// `kiln_reduce_thread` a thread (many short ones). Op codes: 0 sum, 1 max, 2 min (NaN wins).
+/// `kiln_reduce_thread` a thread (many short ones), and `kiln_reduce_columns` +
+/// `kiln_reduce_partials` handle outputs that are dense columns of the input (a bias gradient: the
+/// sum over rows), reading whole rows at a time. Op codes: 0 sum, 1 max, 2 min (NaN wins).
 enum ReduceKernels {
     static let source = KernelSource(name: "reduce", body: #"""
 #define KILN_SHAPE_R int rrank, i64 r0, i64 r1, i64 r2, i64 r3, i64 r4, i64 r5, i64 r6, i64 r7
@@ -48,6 +50,37 @@ extern "C" __global__ void kiln_reduce_thread(int op, float* out, const float* x
     }
 }
 
+/// Columns blockIdx.x·32 ..< +32 (input stride 1) over rows blockIdx.y·chunk ..< +chunk of the
+/// reduced axes: partial[blockIdx.y, column]. Block (32, 8).
+extern "C" __global__ void kiln_reduce_columns(int op, float* partial, const float* x, i64 cols, i64 inner, i64 chunk,
+                                               KILN_SHAPE_R, KILN_STRIDES(c)) {
+    __shared__ float part[8][33];
+    const i64 rshape[8] = {r0, r1, r2, r3, r4, r5, r6, r7};
+    KILN_GATHER(sr, c);
+    const i64 j = (i64)blockIdx.x * 32 + threadIdx.x;
+    const i64 first = (i64)blockIdx.y * chunk, last = min(first + chunk, inner);
+    float acc = kiln_identity(op);
+    if (j < cols)
+        for (i64 r = first + threadIdx.y; r < last; r += blockDim.y)
+            acc = kiln_combine(op, acc, x[kiln_offset(r, rrank, rshape, sr) + j]);
+    part[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < cols) {
+        for (int k = 1; k < blockDim.y; ++k) acc = kiln_combine(op, acc, part[k][threadIdx.x]);
+        partial[(i64)blockIdx.y * cols + j] = acc;
+    }
+}
+
+/// out[j·outStride] = the combination of partial[0..<parts, j], in order.
+extern "C" __global__ void kiln_reduce_partials(int op, float* out, i64 outStride, const float* partial, i64 cols,
+                                                int parts) {
+    KILN_FOR(j, cols) {
+        float acc = partial[j];
+        for (int p = 1; p < parts; ++p) acc = kiln_combine(op, acc, partial[(i64)p * cols + j]);
+        out[j * outStride] = acc;
+    }
+}
+
 /// Index of the largest of `n` elements `step` apart (first on ties, first NaN wins) for each
 /// output `o`, whose first element is at the offset of `o` in the outer axes.
 extern "C" __global__ void kiln_argmax(float* out, const float* x, i64 outputs, i64 n, i64 step,
@@ -64,5 +97,6 @@ extern "C" __global__ void kiln_argmax(float* out, const float* x, i64 outputs, 
         out[o] = (float)best;
     }
 }
-"""#, entries: ["kiln_reduce_block", "kiln_reduce_thread", "kiln_argmax"])
+"""#, entries: ["kiln_reduce_block", "kiln_reduce_thread", "kiln_reduce_columns", "kiln_reduce_partials",
+                "kiln_argmax"])
 }
