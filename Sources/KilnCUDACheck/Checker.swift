@@ -131,7 +131,7 @@ package enum CUDAChecks {
     /// The CUDA backend of device 0, activating CUDA if needed; nil (with the reason) when
     /// CUDA cannot be used here.
     package static func backend() -> (CUDABackend?, String) {
-        guard CUDA.isAvailable else { return (nil, "\(CUDA.status)") }
+        guard CUDA.isAvailable else { return (nil, "\(CUDA.status.problem ?? "unknown")\n\(CUDA.status.details)") }
         do {
             try CUDA.activate()
             if let registered = BackendRegistry.cuda as? CUDABackend { return (registered, "") }
