@@ -30,11 +30,7 @@ private struct HeadMatrices {
     init(_ v: StridedView, _ what: String) {
         let l = v.layout
         let r = l.rank
-        precondition(r >= 2, "attention: \(what) needs rank ≥ 2, got \(l.shape)")
-        let rows = l.shape[r - 2], cols = l.shape[r - 1]
-        precondition(cols <= 1 || l.strides[r - 1] == 1, "attention: \(what) needs dense rows, got \(l)")
-        ld = rows <= 1 ? max(cols, 1) : l.strides[r - 2]
-        precondition(ld >= cols, "attention: \(what) rows overlap in \(l)")
+        ld = l.headMatrixRowStride("attention: \(what)")
         base = v.base
         // Odometer over the leading (head) axes.
         let lead = Array(l.shape.prefix(r - 2)), strides = Array(l.strides.prefix(r - 2))

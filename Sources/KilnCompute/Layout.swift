@@ -148,3 +148,18 @@ package func broadcastShapes(_ a: [Int], _ b: [Int]) -> [Int]? {
     }
     return out
 }
+
+extension Layout {
+    /// The row distance of the last two axes read as matrices with dense rows, one per index of the
+    /// leading axes (attention's `[..., rows, cols]` operands); stops, naming `what`, when they are
+    /// not such matrices.
+    package func headMatrixRowStride(_ what: String) -> Int {
+        let r = rank
+        precondition(r >= 2, "\(what) needs rank ≥ 2, got \(shape)")
+        let rows = shape[r - 2], cols = shape[r - 1]
+        precondition(cols <= 1 || strides[r - 1] == 1, "\(what) needs dense rows, got \(self)")
+        let ld = rows <= 1 ? Swift.max(cols, 1) : strides[r - 2]
+        precondition(ld >= cols, "\(what) rows overlap in \(self)")
+        return ld
+    }
+}

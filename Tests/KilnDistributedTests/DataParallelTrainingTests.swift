@@ -13,21 +13,9 @@ struct DataParallelTrainingTests {
         let data = folder.appendingPathComponent("data")
         // 1280 samples at batch 128: 10 steps per epoch, 20 epochs = 200 steps.
         try writeColumnMNIST(to: data, trainCount: 1280, testCount: 128)
-        func weights(_ ranks: Int?) throws -> String {
-            let path = folder.appendingPathComponent("weights-\(ranks ?? 1).safetensors").path
-            let (status, output) = try runKiln(kiln, ["train", "mnist-mlp", "--data-dir", data.path, "--epochs", "20",
-                                                      "--batch-size", "128", "--seed", "5", "--threads", "1",
-                                                      "--save-model", path], ranks: ranks, in: folder)
-            #expect(status == 0, "kiln on \(ranks ?? 1) rank(s) failed:\n\(output)")
-            return path
-        }
-        let single = try weights(nil)
-        for ranks in [2, 4] {
-            let (difference, unmatched) = try largestRelativeDifference(try weights(ranks), single)
-            print("\(ranks) ranks vs 1 process after 200 steps: largest relative weight difference \(difference)")
-            #expect(unmatched.isEmpty)
-            #expect(difference < 1e-5, "\(ranks) ranks: relative difference \(difference)")
-        }
+        try expectRanksMatchOneProcess(kiln, in: folder, "mlp after 200 steps",
+                                       ["train", "mnist-mlp", "--data-dir", data.path, "--epochs", "20",
+                                        "--batch-size", "128", "--seed", "5", "--threads", "1"])
     }
 }
 
@@ -50,22 +38,10 @@ struct DataParallelLanguageModelTests {
         }.joined(separator: " ")
         let textFile = folder.appendingPathComponent("text.txt")
         try text.write(to: textFile, atomically: true, encoding: .utf8)
-        func weights(_ ranks: Int?) throws -> String {
-            let path = folder.appendingPathComponent("lstm-\(ranks ?? 1).safetensors").path
-            let (status, output) = try runKiln(kiln, ["train", "char-lstm", "--text", textFile.path, "--steps", "6",
-                                                      "--batch-size", "6", "--eval-every", "3", "--eval-batches", "1",
-                                                      "--sample-length", "0", "--seed", "4", "--threads", "1",
-                                                      "--save-model", path], ranks: ranks, in: folder)
-            #expect(status == 0, "kiln on \(ranks ?? 1) rank(s) failed:\n\(output)")
-            return path
-        }
-        let single = try weights(nil)
-        for ranks in [2, 4] {
-            let (difference, unmatched) = try largestRelativeDifference(try weights(ranks), single)
-            print("char-lstm, \(ranks) ranks vs 1 process after 6 steps: largest relative weight difference \(difference)")
-            #expect(unmatched.isEmpty)
-            #expect(difference < 1e-5, "\(ranks) ranks: relative difference \(difference)")
-        }
+        try expectRanksMatchOneProcess(kiln, in: folder, "char-lstm after 6 steps",
+                                       ["train", "char-lstm", "--text", textFile.path, "--steps", "6",
+                                        "--batch-size", "6", "--eval-every", "3", "--eval-batches", "1",
+                                        "--sample-length", "0", "--seed", "4", "--threads", "1"])
     }
 }
 
@@ -147,4 +123,23 @@ private func childProcesses(of pid: Int32) -> [Int32] {
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return fields.count > 1 && Int32(fields[1]) == pid
     }.sorted()
+}
+
+/// Runs `kiln arguments --save-model …` as one process and under `mpirun` on 2 and 4 ranks, and
+/// expects every rank count to end with the one process's weights (within 1e-5 relative).
+private func expectRanksMatchOneProcess(_ kiln: URL, in folder: URL, _ what: String, _ arguments: [String],
+                                        sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func weights(_ ranks: Int?) throws -> String {
+        let path = folder.appendingPathComponent("weights-\(ranks ?? 1).safetensors").path
+        let (status, output) = try runKiln(kiln, arguments + ["--save-model", path], ranks: ranks, in: folder)
+        #expect(status == 0, "kiln on \(ranks ?? 1) rank(s) failed:\n\(output)", sourceLocation: sourceLocation)
+        return path
+    }
+    let single = try weights(nil)
+    for ranks in [2, 4] {
+        let (difference, unmatched) = try largestRelativeDifference(try weights(ranks), single)
+        print("\(what), \(ranks) ranks vs 1 process: largest relative weight difference \(difference)")
+        #expect(unmatched.isEmpty, sourceLocation: sourceLocation)
+        #expect(difference < 1e-5, "\(ranks) ranks: relative difference \(difference)", sourceLocation: sourceLocation)
+    }
 }
