@@ -53,7 +53,7 @@ private func lstm(_ input: SequenceInput, batch: Int, time: Int, weightIH: Tenso
     let out = source.empty([batch, time, hidden]), cs = source.empty([batch, time, hidden])
     let tanhC = source.empty([batch, time, hidden])
     let step = time * hidden, gateStep = time * g4
-    let recurrent = whhK.matrix(g4, hidden, stride: hidden)
+    let recurrent = backend.recurrentWeight(whhK.matrix(g4, hidden, stride: hidden), hidden: hidden)
     for t in 0..<time {
         backend.lstmStep(batch: batch, hidden: hidden, gates: gates.matrix(batch, g4, stride: gateStep, at: t * g4),
                          input: input.rows(of: table, step: t, time: time),

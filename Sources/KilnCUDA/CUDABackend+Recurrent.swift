@@ -33,9 +33,9 @@ extension CUDABackend {
     }
 
     package func lstmStep(batch: Int, hidden: Int, gates: StridedView, input: TableRows?, hPrev: StridedView?,
-                          weightHH: StridedView, cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView) {
+                          weightHH: RecurrentWeight, cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView) {
         guard batch > 0 && hidden > 0 else { return }
-        let G = Rows(gates), W = Rows(weightHH)
+        let G = Rows(gates), W = Rows(weightHH.matrix)
         if let hPrev {
             // Gates (+)= hPrev·W_hhᵀ; W_hh's rows are in the gates' interleaved order.
             let HP = Rows(hPrev)
@@ -57,13 +57,13 @@ extension CUDABackend {
     }
 
     package func lstmStepBackward(batch: Int, hidden: Int, gates: StridedView, dGatesNext: StridedView?,
-                                  weightHH: StridedView, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
+                                  weightHH: RecurrentWeight, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
                                   dh: StridedView, dc: StridedView, dBias: Storage?, inputGradient: TableRows?) {
         guard batch > 0 && hidden > 0 else { return }
         let DH = Rows(dh)
         if let dGatesNext {
             // dh = dGatesNext·W_hh.
-            let GN = Rows(dGatesNext), W = Rows(weightHH)
+            let GN = Rows(dGatesNext), W = Rows(weightHH.matrix)
             gemm(GemmProblem(transA: false, transB: false, m: batch, n: hidden, k: 4 * hidden, alpha: 1, beta: 0,
                              a: GN.storage, aOffset: GN.offset, lda: GN.blasLD(4 * hidden),
                              b: W.storage, bOffset: W.offset, ldb: W.blasLD(hidden),

@@ -24,7 +24,7 @@ extension Checker {
                                                  offset: t, stride: steps) : nil
                 backend.lstmStep(batch: batch, hidden: hidden, gates: view(gates, gl), input: input,
                                  hPrev: useHPrev ? view(states, hPrevLayout) : nil,
-                                 weightHH: view(weight, Layout(contiguous: [g4, hidden])),
+                                 weightHH: backend.recurrentWeight(view(weight, Layout(contiguous: [g4, hidden])), hidden: hidden),
                                  cPrev: useCPrev ? view(cPrev, Layout(contiguous: [batch, hidden])) : nil,
                                  c: view(c, hl), tanhC: view(tanhC, hl), h: view(h, hl))
             }
@@ -49,7 +49,7 @@ extension Checker {
                                                  offset: t, stride: steps) : nil
                 backend.lstmStepBackward(batch: batch, hidden: hidden, gates: view(gates, gl),
                                          dGatesNext: useNext ? view(next, Layout(contiguous: [batch, g4])) : nil,
-                                         weightHH: view(weight, Layout(contiguous: [g4, hidden])),
+                                         weightHH: backend.recurrentWeight(view(weight, Layout(contiguous: [g4, hidden])), hidden: hidden),
                                          cPrev: view(cPrev, rows), tanhC: view(tanhC, rows),
                                          dOut: useOut ? view(dOut, rows) : nil, dh: view(dh, rows), dc: view(dc, rows),
                                          dBias: storage(dBias), inputGradient: input)

@@ -2,6 +2,9 @@
 // overrides them where one pass over memory pays (the CPU backend does).
 
 extension Backend {
+    /// The matrix itself: the steps read it as it is.
+    package func recurrentWeight(_ matrix: StridedView, hidden: Int) -> RecurrentWeight { RecurrentWeight(matrix) }
+
     package func batchNorm(_ x: StridedView, batch: Int, channels: Int, spatial: Int,
                            weight: StridedView?, bias: StridedView?, runningMean: StridedView?, runningVar: StridedView?,
                            training: Bool, momentum: Float, epsilon: Float, residual: StridedView?, relu: Bool,

@@ -116,6 +116,9 @@ package protocol Backend: Sendable {
                            dOut: StridedView, scale: Float, causal: Bool,
                            dq: StridedView, dk: StridedView, dv: StridedView)
 
+    /// `W_hh` (`[4·hidden, hidden]`, interleaved rows) for a sequence of `lstmStep`s and
+    /// `lstmStepBackward`s, with whatever form of it the step kernels read fastest, made once.
+    func recurrentWeight(_ matrix: StridedView, hidden: Int) -> RecurrentWeight
     /// One LSTM step for `[batch, ·]` row views (rows may be strided) whose gates are interleaved per
     /// block of 16 units (`[i f g o]` of units 0–15, then 16–31, …; `4·hidden` in all): adds
     /// `hPrev·W_hhᵀ` (`weightHH` `[4·hidden, hidden]`, rows in the same order) to the
@@ -125,14 +128,14 @@ package protocol Backend: Sendable {
     /// With `input`, the pre-activations are its rows (the step's input projection, e.g. of an
     /// embedding table) plus `hPrev·W_hhᵀ`, and `gates` only receives the activations.
     func lstmStep(batch: Int, hidden: Int, gates: StridedView, input: TableRows?, hPrev: StridedView?,
-                  weightHH: StridedView, cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView)
+                  weightHH: RecurrentWeight, cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView)
     /// Backward of one `lstmStep`: `dh` is set to `dGatesNext·W_hh` (the following step's gate
     /// gradients; when nil, `dh` is used as given), then with `dh + dOut` and `dc` (d/dc_t on entry,
     /// d/dc_{t−1} on exit) the gate gradients replace the activations in `gates`, and their column
     /// sums are added to `dBias` (interleaved like the gates); with `inputGradient`, each row's gate
     /// gradients are also added to its table row there.
     func lstmStepBackward(batch: Int, hidden: Int, gates: StridedView, dGatesNext: StridedView?,
-                          weightHH: StridedView, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
+                          weightHH: RecurrentWeight, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
                           dh: StridedView, dc: StridedView, dBias: Storage?, inputGradient: TableRows?)
     /// One GRU step (PyTorch's equations): `gates` holds `x·W_ihᵀ + b_ih` (`[r z n]`, `3·hidden`) and
     /// receives the activations r, z, n; `hiddenGates` holds `h·W_hhᵀ + b_hh` (kept); writes `h`.
@@ -191,6 +194,18 @@ package protocol Backend: Sendable {
                            batch: Int, channels: Int, spatial: Int,
                            weight: StridedView?, saveMean: Storage, saveInvStd: Storage, training: Bool,
                            dx: Storage?, dWeight: Storage?, dBias: Storage?, dResidual: Storage?)
+}
+
+/// The recurrent weight of LSTM steps: the `[4·hidden, hidden]` matrix, and (CPU) the same packed
+/// into panels for `panelProduct` — `Wᵀ`'s (forward: `h·Wᵀ`) then `W`'s (backward: `dGates·W`).
+package struct RecurrentWeight {
+    package let matrix: StridedView
+    package let panels: Storage?
+
+    package init(_ matrix: StridedView, panels: Storage? = nil) {
+        self.matrix = matrix
+        self.panels = panels
+    }
 }
 
 /// Rows of a dense `[rows, width]` table picked per batch row of one time step: batch row `b` uses

@@ -110,16 +110,32 @@ private func forEachUnitRange(_ hidden: Int, work: Int, _ body: (Range<Int>) -> 
 private func cellWork(_ batch: Int, _ hidden: Int) -> Int { batch * hidden * 16 }
 
 extension CPUBackend {
+    /// `W_hh` packed for `panelProduct` (see `RecurrentWeight`) when `hidden` is a multiple of 4 (the
+    /// forward panels then never straddle two threads' gate columns); else the matrix alone.
+    package func recurrentWeight(_ matrix: StridedView, hidden: Int) -> RecurrentWeight {
+        guard hidden > 0, hidden % 4 == 0 else { return RecurrentWeight(matrix) }
+        let W = Rows(matrix), g4 = 4 * hidden
+        let forward = panelCount(k: hidden, n: g4)
+        let panels = Storage(count: forward + panelCount(k: g4, n: hidden))
+        packPanels(W.p, k: hidden, n: g4, rowStride: 1, columnStride: W.ld, into: panels.pointer)
+        packPanels(W.p, k: g4, n: hidden, rowStride: W.ld, columnStride: 1, into: panels.pointer + forward)
+        return RecurrentWeight(matrix, panels: panels)
+    }
+
     package func lstmStep(batch: Int, hidden: Int, gates: StridedView, input: TableRows?, hPrev: StridedView?,
-                          weightHH: StridedView, cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView) {
-        let G = Rows(gates), HP = Rows(hPrev), W = Rows(weightHH), CP = Rows(cPrev)
+                          weightHH: RecurrentWeight, cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView) {
+        let G = Rows(gates), HP = Rows(hPrev), W = Rows(weightHH.matrix), CP = Rows(cPrev)
+        let panels = weightHH.panels?.pointer
         let C = Rows(c), TC = Rows(tanhC), Hs = Rows(h)
         let X = input.map(Picked.init)
         // The gates hold pre-activations unless an input replaces them and no product adds to it.
         let fromGates = X == nil || HP != nil
         forEachUnitRange(hidden, work: cellWork(batch, hidden) + (hPrev == nil ? 0 : batch * hidden * hidden)) { units in
             // This thread's gates: columns 4·u0 ..< 4·u1 (interleaved layout), computed here.
-            if let hp = HP {
+            if let hp = HP, let panels {
+                panelProduct(m: batch, n: 4 * units.count, k: hidden, hp.p, lda: hp.ld, panels + 4 * units.lowerBound * hidden,
+                             G.p + 4 * units.lowerBound, ldc: G.ld, accumulate: X == nil)
+            } else if let hp = HP {
                 sgemmRows(false, true, batch, 4 * units.count, hidden, 1, hp.p, hp.ld, W[4 * units.lowerBound], W.ld,
                           X == nil ? 1 : 0, G.p + 4 * units.lowerBound, G.ld)
             }
@@ -151,15 +167,19 @@ extension CPUBackend {
     }
 
     package func lstmStepBackward(batch: Int, hidden: Int, gates: StridedView, dGatesNext: StridedView?,
-                                  weightHH: StridedView, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
+                                  weightHH: RecurrentWeight, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
                                   dh: StridedView, dc: StridedView, dBias: Storage?, inputGradient: TableRows?) {
-        let G = Rows(gates), GN = Rows(dGatesNext), W = Rows(weightHH), CP = Rows(cPrev), TC = Rows(tanhC)
+        let G = Rows(gates), GN = Rows(dGatesNext), W = Rows(weightHH.matrix), CP = Rows(cPrev), TC = Rows(tanhC)
+        let panels = weightHH.panels.map { $0.pointer + panelCount(k: hidden, n: 4 * hidden) }
         let DO = Rows(dOut), DH = Rows(dh), DC = Rows(dc)
         let db = dBias?.pointer
         let DX = inputGradient.map(Picked.init)
         forEachUnitRange(hidden, work: cellWork(batch, hidden) + (dGatesNext == nil ? 0 : batch * hidden * hidden)) { units in
             // d/dh_t for this thread's units from every gate of step t + 1.
-            if let gn = GN {
+            if let gn = GN, let panels {
+                panelProduct(m: batch, n: units.count, k: 4 * hidden, gn.p, lda: gn.ld, panels + units.lowerBound * 4 * hidden,
+                             DH.p + units.lowerBound, ldc: DH.ld, accumulate: false)
+            } else if let gn = GN {
                 sgemmRows(false, false, batch, units.count, 4 * hidden, 1, gn.p, gn.ld, W.p + units.lowerBound, W.ld,
                           0, DH.p + units.lowerBound, DH.ld)
             }

@@ -80,9 +80,9 @@ private struct HostDeviceBackend: Backend {
                            dOut: StridedView, scale: Float, causal: Bool,
                            dq: StridedView, dk: StridedView, dv: StridedView) { fatalError() }
     func lstmStep(batch: Int, hidden: Int, gates: StridedView, input: TableRows?, hPrev: StridedView?,
-                  weightHH: StridedView, cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView) { fatalError() }
+                  weightHH: RecurrentWeight, cPrev: StridedView?, c: StridedView, tanhC: StridedView, h: StridedView) { fatalError() }
     func lstmStepBackward(batch: Int, hidden: Int, gates: StridedView, dGatesNext: StridedView?,
-                          weightHH: StridedView, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
+                          weightHH: RecurrentWeight, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
                           dh: StridedView, dc: StridedView, dBias: Storage?, inputGradient: TableRows?) { fatalError() }
     func gruCell(batch: Int, hidden: Int, gates: StridedView, hiddenGates: StridedView,
                  hPrev: StridedView?, h: StridedView) { fatalError() }
