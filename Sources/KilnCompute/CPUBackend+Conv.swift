@@ -1,5 +1,4 @@
 import CBLAS
-import Dispatch
 
 // 2-D convolution on the CPU: im2col + single-threaded `cblas_sgemm` calls per sample and group,
 // with the batch split across Kiln's threads (each thread owns its im2col scratch buffer).
@@ -66,12 +65,7 @@ private func batchThreads(_ g: Conv2dGeometry) -> Int {
 @inline(__always)
 private func forEachChunk(_ batch: Int, threads: Int, _ body: (Int, Range<Int>) -> Void) {
     if threads <= 1 { body(0, 0..<batch); return }
-    withoutActuallyEscaping(body) { body in
-        let shared = UncheckedSendable(body)
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            shared.value(t, (batch * t / threads)..<(batch * (t + 1) / threads))
-        }
-    }
+    forEachConcurrentChunk(threads) { t in body(t, (batch * t / threads)..<(batch * (t + 1) / threads)) }
 }
 
 /// The convolution whose output is the input gradient of stride-1 `g`: over `dy` with the flipped,

@@ -1,4 +1,3 @@
-import Dispatch
 
 // Layer normalization over the last axis: one pass over each row forward (its mean and 1/σ are
 // saved), one pass backward. Rows split across threads above the usual threshold.
@@ -26,17 +25,6 @@ private func squaredDeviations(_ x: UnsafePointer<Float>, _ n: Int, mean: Float)
     var s = acc.sum()
     while j < n { let d = x[j] - mean; s += d * d; j += 1 }
     return s
-}
-
-/// Runs `body(c)` for each chunk `c` in `0..<chunks`, concurrently when there are several.
-@inline(__always)
-package func forEachConcurrentChunk(_ chunks: Int, _ body: (Int) -> Void) {
-    if chunks <= 1 { body(0); return }
-    withoutActuallyEscaping(body) { body in
-        // The chunks are disjoint; each writes only its own part.
-        let shared = UncheckedSendable(body)
-        DispatchQueue.concurrentPerform(iterations: chunks) { shared.value($0) }
-    }
 }
 
 extension CPUBackend {

@@ -1,5 +1,4 @@
 import CBLAS
-import Dispatch
 
 /// Products below this many FLOPs run on one thread: splitting costs more than it saves.
 let gemmSplitThreshold = 1 << 22
@@ -55,9 +54,7 @@ package struct CPUBackend: Backend {
             let extent = splitRows ? p.m : p.n
             // Chunks aligned to 16 rows/columns keep OpenBLAS's kernels on full panels.
             let chunks = min(threads, extent / 16 == 0 ? threads : extent / 16)
-            let shared = UncheckedSendable((a, b, c))
-            DispatchQueue.concurrentPerform(iterations: chunks) { t in
-                let (a, b, c) = shared.value
+            forEachConcurrentChunk(chunks) { t in
                 let lo = (extent * t / chunks) & ~15, hi = t == chunks - 1 ? extent : (extent * (t + 1) / chunks) & ~15
                 guard lo < hi else { return }
                 if splitRows {

@@ -2,7 +2,6 @@ import CBLAS
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 import Synchronization
 
 private let configuredThreads = Atomic<Int>(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
@@ -46,13 +45,10 @@ package func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Voi
         body(0..<count)
         return
     }
-    withoutActuallyEscaping(body) { body in
-        // The chunks are disjoint; kernels write only their own chunk.
-        let shared = UncheckedSendable(body)
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let lo = count * t / threads, hi = count * (t + 1) / threads
-            if lo < hi { shared.value(lo..<hi) }
-        }
+    // The chunks are disjoint; kernels write only their own chunk.
+    forEachConcurrentChunk(threads) { t in
+        let lo = count * t / threads, hi = count * (t + 1) / threads
+        if lo < hi { body(lo..<hi) }
     }
 }
 
