@@ -28,8 +28,12 @@ package func forEachConcurrentChunk(_ chunks: Int, threads: Int = threadCount(),
 final class WorkerTeam: @unchecked Sendable {
     static let shared = WorkerTeam()
 
-    /// Spin iterations of an idle worker before it sleeps (a few tens of microseconds).
-    private static let spins = 20_000
+    /// Spin iterations of an idle worker before it sleeps (a few hundred microseconds: longer
+    /// than the gaps between the ops of a training step).
+    ///
+    /// NOTE: 20,000 let the workers fall asleep between a ResNet-20 step's ops; 200,000 made the
+    /// step 4.6% shorter (median of 5 alternating runs, 239.3 → 228.2 ms) and left GPT's unchanged.
+    private static let spins = 200_000
 
     /// Set while a split runs: one split at a time.
     private let busy = Atomic<Bool>(false)
