@@ -1,6 +1,7 @@
 """PyTorch's examples/mnist recipe on the same IDX files Kiln reads: the peer for
 `kiln train mnist-cnn`. Usage: python3 Benchmarks/peers/mnist_cnn_torch.py [--epochs 2] [--data-dir data]
-   [--optimizer adadelta|adam] [--lr 1.0] [--schedule step|cosine|constant] [--threads 2]"""
+   [--optimizer adadelta|adam] [--lr 1.0] [--schedule step|cosine|onecycle|constant] [--threads 2]
+`--optimizer adam --lr 0.005 --schedule onecycle` is Kiln's default recipe for mnist-cnn."""
 import argparse, math, struct, time
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -38,7 +39,9 @@ model = Net()
 lr = a.lr if a.lr is not None else (1.0 if a.optimizer == "adadelta" else 1e-3)
 opt = torch.optim.Adadelta(model.parameters(), lr=lr) if a.optimizer == "adadelta" else torch.optim.Adam(model.parameters(), lr=lr)
 steps = math.ceil(len(xtr) / a.batch_size)
+warm = steps * a.epochs // 10   # onecycle: linear warm-up from 0 over 10% of the steps, then a cosine to 0
 sched = {"step": lambda s: 0.7 ** (s // steps), "cosine": lambda s: 0.5 * (1 + math.cos(math.pi * s / (steps * a.epochs))),
+         "onecycle": lambda s: s / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / (steps * a.epochs - warm))),
          "constant": lambda s: 1.0}[a.schedule]
 step = 0
 for epoch in range(1, a.epochs + 1):
