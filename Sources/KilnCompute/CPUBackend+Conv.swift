@@ -177,7 +177,7 @@ extension CPUBackend {
         // Per-thread partial sums: dWᵀ ([groups][K][Cout/g], or `ShiftedPlan`'s layout) and the bias gradient.
         let weightParts = dWeight == nil ? [] : (0..<threads).map { _ in Storage(count: g.groups * k * coutG) }
         let biasParts = dBias == nil ? [] : (0..<threads).map { _ in Storage(count: g.outChannels) }
-        let parts = UncheckedSendable((weightParts.map(\.pointer), biasParts.map(\.pointer)))
+        let weightPointers = weightParts.map(\.pointer), biasPointers = biasParts.map(\.pointer)
         let pdx = dx?.pointer, pwx = weightForDx.map { UnsafePointer($0.pointer) }
         let weightScratch = dWeight == nil || correlate || correlateShifted ? 0
             : shifted?.weightGradientScratch ?? plan.scratchCount
@@ -187,8 +187,8 @@ extension CPUBackend {
         let scratchCount = Swift.max(weightScratch, inputScratch)
         forEachChunk(g.batch, threads: threads) { t, samples in
             guard !samples.isEmpty else { return }
-            let dwT = parts.value.0.isEmpty ? nil : parts.value.0[t]
-            let db = parts.value.1.isEmpty ? nil : parts.value.1[t]
+            let dwT = weightPointers.isEmpty ? nil : weightPointers[t]
+            let db = biasPointers.isEmpty ? nil : biasPointers[t]
             db?.update(repeating: 0, count: g.outChannels)
             let scratch = scratchCount == 0 ? nil : Storage(count: scratchCount)
             // dyᵀ for `weightGradient`, or xᵀ for `forwardAndCorrelate`.

@@ -70,9 +70,7 @@ extension CPUBackend {
         let src = x.start, dst = out.pointer, idx = indices.pointer
         rows.withUnsafeBufferPointer { rows in
             cols.withUnsafeBufferPointer { cols in
-                let shared = UncheckedSendable((rows, cols))
                 parallelChunks(g.planes, work: g.planes * h * w) { planes in
-                    let (rows, cols) = shared.value
                     for plane in planes {
                         let pi = src + plane * h * w, po = dst + plane * oh * ow, px = idx + plane * oh * ow
                         if g.kernel == (2, 2) && g.stride == (2, 2) && g.padding == (0, 0) {
@@ -140,9 +138,7 @@ extension CPUBackend {
         }
         rows.withUnsafeBufferPointer { rows in
             cols.withUnsafeBufferPointer { cols in
-                let shared = UncheckedSendable((rows, cols))
                 parallelChunks(g.planes, work: g.planes * h * w) { planes in
-                    let (rows, cols) = shared.value
                     for plane in planes {
                         let pi = src + plane * h * w, po = dst + plane * oh * ow
                         for oy in 0..<oh {
@@ -168,9 +164,7 @@ extension CPUBackend {
         let src = dy.start, dst = dx.pointer
         rows.withUnsafeBufferPointer { rows in
             cols.withUnsafeBufferPointer { cols in
-                let shared = UncheckedSendable((rows, cols))
                 parallelChunks(g.planes, work: g.planes * h * w) { planes in
-                    let (rows, cols) = shared.value
                     for plane in planes {
                         let pd = dst + plane * h * w, pg = src + plane * oh * ow
                         pd.update(repeating: 0, count: h * w)

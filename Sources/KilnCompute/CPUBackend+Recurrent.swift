@@ -115,8 +115,8 @@ extension CPUBackend {
     package func recurrentWeight(_ matrix: StridedView, hidden: Int) -> RecurrentWeight {
         guard hidden > 0, hidden % 4 == 0 else { return RecurrentWeight(matrix) }
         let W = Rows(matrix), g4 = 4 * hidden
-        let forward = panelCount(k: hidden, n: g4)
-        let panels = Storage(count: forward + panelCount(k: g4, n: hidden))
+        let forward = packedCount(k: hidden, n: g4)
+        let panels = Storage(count: forward + packedCount(k: g4, n: hidden))
         packPanels(W.p, k: hidden, n: g4, rowStride: 1, columnStride: W.ld, into: panels.pointer)
         packPanels(W.p, k: g4, n: hidden, rowStride: W.ld, columnStride: 1, into: panels.pointer + forward)
         return RecurrentWeight(matrix, panels: panels)
@@ -170,7 +170,7 @@ extension CPUBackend {
                                   weightHH: RecurrentWeight, cPrev: StridedView?, tanhC: StridedView, dOut: StridedView?,
                                   dh: StridedView, dc: StridedView, dBias: Storage?, inputGradient: TableRows?) {
         let G = Rows(gates), GN = Rows(dGatesNext), W = Rows(weightHH.matrix), CP = Rows(cPrev), TC = Rows(tanhC)
-        let panels = weightHH.panels.map { $0.pointer + panelCount(k: hidden, n: 4 * hidden) }
+        let panels = weightHH.panels.map { $0.pointer + packedCount(k: hidden, n: 4 * hidden) }
         let DO = Rows(dOut), DH = Rows(dh), DC = Rows(dc)
         let db = dBias?.pointer
         let DX = inputGradient.map(Picked.init)

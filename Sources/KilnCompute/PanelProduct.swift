@@ -37,10 +37,10 @@ private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, accum
 }
 
 /// Elements of `n` columns packed in panels of 16 rows of `k`: the last panel is padded with zeros.
-package func panelCount(k: Int, n: Int) -> Int { (n + 15) / 16 * 16 * k }
+package func packedCount(k: Int, n: Int) -> Int { (n + 15) / 16 * 16 * k }
 
 /// Packs the `[k, n]` matrix `b` (element `(r, c)` at `b + r·rowStride + c·columnStride`) into
-/// panels of 16 columns (`panelCount(k:n:)` elements at `p`).
+/// panels of 16 columns (`packedCount(k:n:)` elements at `p`).
 package func packPanels(_ b: UnsafePointer<Float>, k: Int, n: Int, rowStride: Int, columnStride: Int,
                         into p: UnsafeMutablePointer<Float>) {
     for q in 0..<((n + 15) / 16) {

@@ -51,9 +51,3 @@ package func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Voi
         if lo < hi { body(lo..<hi) }
     }
 }
-
-/// Carries a value into a concurrent closure whose safety the caller has established.
-package struct UncheckedSendable<T>: @unchecked Sendable {
-    package let value: T
-    package init(_ value: T) { self.value = value }
-}

@@ -18,7 +18,7 @@ private func values(_ n: Int, seed: Int) -> [Float] {
             // B `[k, n]`: stored row-major, or as the `[n, k]` matrix Bᵀ.
             let stored = values(k * n, seed: 2)
             let b = { (r: Int, col: Int) -> Float in transposed ? stored[col * k + r] : stored[r * n + col] }
-            let packed = UnsafeMutablePointer<Float>.allocate(capacity: panelCount(k: k, n: n))
+            let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedCount(k: k, n: n))
             defer { packed.deallocate() }
             stored.withUnsafeBufferPointer {
                 packPanels($0.baseAddress!, k: k, n: n, rowStride: transposed ? 1 : n, columnStride: transposed ? k : 1,
