@@ -121,6 +121,20 @@ public struct Augmentation: Sendable, Equatable {
     }
 }
 
+extension Augmentation: CustomStringConvertible {
+    /// What it does, e.g. `random crop (padding 4), horizontal flip (p 0.5)`, or `none`.
+    public var description: String {
+        var parts: [String] = []
+        if let crop = randomCrop {
+            let size = crop.height == nil && crop.width == nil
+                ? "" : " \(crop.height.map(String.init) ?? "H")×\(crop.width.map(String.init) ?? "W")"
+            parts.append("random crop\(size) (padding \(crop.padding))")
+        }
+        if flipProbability > 0 { parts.append("horizontal flip (p \(flipProbability))") }
+        return parts.isEmpty ? "none" : parts.joined(separator: ", ")
+    }
+}
+
 /// SplitMix64's finalizer: a bijection of 64-bit words that spreads every input bit.
 private func mix64(_ x: UInt64) -> UInt64 {
     var z = x &+ 0x9E37_79B9_7F4A_7C15

@@ -33,8 +33,11 @@ struct Train: ParsableCommand {
     @Option(help: "Optimizer: adam, sgd, rmsprop or adadelta (default: the model's reference optimizer).")
     var optimizer: OptimizerKind?
 
-    @Option(help: "Learning-rate schedule: constant, step (×0.7 per epoch) or cosine (to 0 over the run); default: the model's reference schedule.")
+    @Option(help: "Learning-rate schedule: constant, step (×0.7 per epoch), cosine (to 0 over the run) or onecycle (10% linear warm-up, then cosine); default: the model's reference schedule.")
     var schedule: ScheduleKind?
+
+    @Flag(help: "Train on the images as they are, without the model's reference augmentation (mnist-cnn: shifts of up to 2 pixels; resnet20 on cifar10: crops and flips).")
+    var noAugment = false
 
     @Option(help: "Seed for initialisation, dropout and shuffling.")
     var seed: UInt64 = 1
@@ -98,13 +101,14 @@ struct Train: ParsableCommand {
         let config = TrainingConfig(
             epochs: epochs, batchSize: batchSize ?? recipe.batchSize, learningRate: lr ?? recipe.learningRate,
             optimizer: optimizer ?? recipe.optimizer, seed: seed, schedule: schedule ?? recipe.schedule,
-            device: try parseDevice(device))
+            device: try parseDevice(device), augment: !noAugment)
         let datasetChoice = dataset ?? recipe.dataset
+        let augmentation = recipe.augmentation(on: datasetChoice, config)
         // A dataset error names the file and how to get it; the CLI prints it and exits with 1.
         let data = try datasetChoice.load(directory: URL(fileURLWithPath: dataDir))
         print("\(model.rawValue): \(recipe.summary); \(datasetChoice.rawValue), \(data.train.count) train / \(data.test.count) test samples")
         print("optimizer \(config.optimizer.rawValue) lr \(config.learningRate) (\(config.schedule.rawValue)), batch \(config.batchSize), "
-              + "seed \(seed), threads \(threadCount())")
+              + "seed \(seed), threads \(threadCount()); augmentation: \(augmentation?.description ?? "none")")
         if let world {
             print(describeJob(world, threads: threadCount()) + "; each takes its rows of every global batch of \(config.batchSize)")
         }
@@ -129,7 +133,7 @@ struct Train: ParsableCommand {
                                           fflush(nil)
                                       })
         if let report, world?.rank ?? 0 == 0 {
-            let json = trainingReport(model: model.rawValue, config: config, reports: reports)
+            let json = trainingReport(model: model.rawValue, config: config, augmentation: augmentation, reports: reports)
             try writeFileAtomically(Array((json.description + "\n").utf8), to: report)
             print("report written to \(report)")
         }
