@@ -17,7 +17,8 @@ extension ClassifierTrainer {
         defer { for d in dropouts { d.batchWindow = nil } }
         var localLoss: Float = 0
         if !rows.isEmpty {
-            let loss = crossEntropy(model(batch.rows(rows).inputs.to(device)), labels: Array(batch.labels[rows]))
+            let loss = crossEntropy(model(batch.rows(rows).inputs.to(device)), labels: Array(batch.labels[rows]),
+                                    labelSmoothing: labelSmoothing)
             loss.backward()
             localLoss = loss.item
         }

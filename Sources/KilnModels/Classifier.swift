@@ -38,6 +38,8 @@ public final class ClassifierTrainer {
     public let augmentation: Augmentation?
     /// The learning rate per step (counted from 0 over the whole run), or nil for a constant rate.
     public let schedule: (any LRSchedule)?
+    /// Label smoothing ε of the training loss (0: plain cross-entropy); evaluation's loss is plain.
+    public let labelSmoothing: Float
     /// Training steps taken so far (set by a resumed run).
     public internal(set) var stepCount = 0
     /// Data-parallel training over MPI ranks, or nil for one process (see Classifier+Distributed.swift).
@@ -47,8 +49,11 @@ public final class ClassifierTrainer {
 
     /// A trainer for `model` with `optimizer`.
     public init(model: any Layer, optimizer: any Optimizer, batchSize: Int, seed: UInt64, layout: BatchLayout = .flat,
-                augmentation: Augmentation? = nil, schedule: (any LRSchedule)? = nil) {
+                augmentation: Augmentation? = nil, schedule: (any LRSchedule)? = nil, labelSmoothing: Float = 0) {
         precondition(batchSize > 0, "ClassifierTrainer: batch size must be positive, got \(batchSize)")
+        precondition(labelSmoothing >= 0 && labelSmoothing < 1,
+                     "ClassifierTrainer: label smoothing must be in 0..<1, got \(labelSmoothing)")
+        self.labelSmoothing = labelSmoothing
         self.model = model
         self.optimizer = optimizer
         self.batchSize = batchSize
@@ -75,7 +80,7 @@ public final class ClassifierTrainer {
         stepCount += 1
         optimizer.zeroGrad()
         if let dataParallel { return shardGradients(batch, dataParallel) }
-        let loss = crossEntropy(model(batch.inputs.to(device)), labels: batch.labels)
+        let loss = crossEntropy(model(batch.inputs.to(device)), labels: batch.labels, labelSmoothing: labelSmoothing)
         loss.backward()
         return loss.item
     }

@@ -437,7 +437,8 @@ public func makeClassifierRun(modelName: String, recipe: Recipe, dataset: Datase
         ("model", modelName), ("dataset", dataset.rawValue), ("train_samples", String(train.count)),
         ("batch_size", String(config.batchSize)), ("learning_rate", "\(config.learningRate)"),
         ("optimizer", config.optimizer.rawValue), ("schedule", config.schedule.rawValue), ("seed", String(config.seed)),
-        ("augmentation", trainer.augmentation?.description ?? "none"), ("epochs", String(config.epochs)),
+        ("augmentation", trainer.augmentation?.description ?? "none"),
+        ("label_smoothing", "\(config.labelSmoothing)"), ("epochs", String(config.epochs)),
     ]
     return ClassifierRun(trainer: trainer, train: train, test: test, epochs: config.epochs, options: options,
                          identity: identity)

@@ -36,6 +36,9 @@ struct Train: ParsableCommand {
     @Option(help: "Learning-rate schedule: constant, step (×0.7 per epoch), cosine (to 0 over the run) or onecycle (10% linear warm-up, then cosine); default: the model's reference schedule.")
     var schedule: ScheduleKind?
 
+    @Option(help: "Label smoothing ε of the training loss, 0 ≤ ε < 1 (default: the model's reference, 0.1 for mnist-cnn, else 0).")
+    var labelSmoothing: Float?
+
     @Flag(help: "Train on the images as they are, without the model's reference augmentation (mnist-cnn: shifts of up to 2 pixels; resnet20 on cifar10: crops and flips).")
     var noAugment = false
 
@@ -68,10 +71,18 @@ struct Train: ParsableCommand {
         if let c = hourlyCost, !(c >= 0 && c.isFinite) {
             throw ValidationError("--hourly-cost must be a non-negative number of dollars per hour, got \(c)")
         }
-        guard case .classifier(let model) = modelName else { return try language.validate() }
+        guard case .classifier(let model) = modelName else {
+            if labelSmoothing != nil || noAugment {
+                throw ValidationError("--label-smoothing and --no-augment apply to the classifiers, not to the language models")
+            }
+            return try language.validate()
+        }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let b = batchSize, b < 1 { throw ValidationError("--batch-size must be at least 1, got \(b)") }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if let e = labelSmoothing, !(e >= 0 && e < 1) {
+            throw ValidationError("--label-smoothing must be at least 0 and below 1, got \(e)")
+        }
         if let dataset, dataset != model.recipe.dataset, model != .resnet20 {
             throw ValidationError("--dataset \(dataset.rawValue) doesn't fit \(model.rawValue); only resnet20 takes --dataset (cifar10 or fashion-mnist)")
         }
@@ -101,13 +112,15 @@ struct Train: ParsableCommand {
         let config = TrainingConfig(
             epochs: epochs, batchSize: batchSize ?? recipe.batchSize, learningRate: lr ?? recipe.learningRate,
             optimizer: optimizer ?? recipe.optimizer, seed: seed, schedule: schedule ?? recipe.schedule,
-            device: try parseDevice(device), augment: !noAugment)
+            device: try parseDevice(device), augment: !noAugment,
+            labelSmoothing: labelSmoothing ?? recipe.labelSmoothing)
         let datasetChoice = dataset ?? recipe.dataset
         let augmentation = recipe.augmentation(on: datasetChoice, config)
         // A dataset error names the file and how to get it; the CLI prints it and exits with 1.
         let data = try datasetChoice.load(directory: URL(fileURLWithPath: dataDir))
         print("\(model.rawValue): \(recipe.summary); \(datasetChoice.rawValue), \(data.train.count) train / \(data.test.count) test samples")
         print("optimizer \(config.optimizer.rawValue) lr \(config.learningRate) (\(config.schedule.rawValue)), batch \(config.batchSize), "
+              + (config.labelSmoothing > 0 ? "label smoothing \(config.labelSmoothing), " : "")
               + "seed \(seed), threads \(threadCount()); augmentation: \(augmentation?.description ?? "none")")
         if let world {
             print(describeJob(world, threads: threadCount()) + "; each takes its rows of every global batch of \(config.batchSize)")

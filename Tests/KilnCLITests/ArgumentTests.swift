@@ -28,6 +28,11 @@ private func rejection(_ arguments: [String]) -> String? {
     #expect(rejection(["train", "mnist-mlp", "--threads", "0"])?.contains("--threads must be at least 1") == true)
     #expect(rejection(["bench", "--steps", "0"])?.contains("--steps must be at least 1") == true)
     #expect(rejection(["train", "mnist-mlp", "--optimizer", "lbfgs"])?.contains("lbfgs") == true)
+    #expect(rejection(["train", "mnist-cnn", "--label-smoothing", "1"])?
+        .contains("--label-smoothing must be at least 0 and below 1, got 1.0") == true)
+    #expect(rejection(["train", "mnist-cnn", "--label-smoothing=-0.1"])?.contains("--label-smoothing") == true)
+    #expect(rejection(["train", "char-gpt", "--label-smoothing", "0.1"])?.contains("apply to the classifiers") == true)
+    #expect(rejection(["train", "char-lstm", "--no-augment"])?.contains("apply to the classifiers") == true)
 }
 
 @Test func missingDataDirectoryNamesTheFetchScript() {

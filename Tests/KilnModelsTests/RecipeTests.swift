@@ -1,6 +1,10 @@
+import Foundation
 import Testing
 @testable import KilnModels
 import KilnData
+import Kiln
+import KilnNN
+import KilnOptim
 
 /// Which augmentation each example trainer applies, and how a run names it.
 @Suite struct RecipeTests {
@@ -37,5 +41,39 @@ import KilnData
             == "random crop 24×24 (padding 1), horizontal flip (p 0.25)")
         #expect(Augmentation.horizontalFlip(probability: 1).description == "horizontal flip (p 1.0)")
         #expect(Augmentation().description == "none")
+    }
+}
+
+/// The trainer minimises the smoothed loss the recipe asks for.
+@Suite struct LabelSmoothingTrainingTests {
+    @Test func mnistCNNSmoothsItsLabelsAndTheTrainerTakesTheConfigs() {
+        #expect(TrainableModel.mnistCNN.recipe.labelSmoothing == 0.1)
+        #expect(TrainableModel.fashionCNN.recipe.labelSmoothing == 0)
+        #expect(TrainableModel.resnet20.recipe.labelSmoothing == 0)
+        let config = TrainingConfig(epochs: 1, batchSize: 8, learningRate: 0.01, optimizer: .sgd, seed: 1,
+                                    labelSmoothing: 0.25)
+        let trainer = makeClassifierTrainer(recipe: TrainableModel.mnistCNN.recipe, dataset: .mnist, config: config,
+                                            trainCount: 64)
+        #expect(trainer.labelSmoothing == 0.25)
+    }
+
+    @Test func aStepReturnsAndDifferentiatesTheSmoothedLoss() {
+        // Hand-computed: logits [2, 0, 0] for label 0, ε = 0.3 over 3 classes:
+        // log-softmax = [2, 0, 0] − log(e² + 2); loss = −(0.8·lsm₀ + 0.1·lsm₁ + 0.1·lsm₂).
+        let logZ = Float(log(exp(2.0) + 2.0))
+        let expected = -(0.8 * (2 - logZ) + 0.1 * -logZ + 0.1 * -logZ)
+        let layer = Linear(1, 3, generator: RandomGenerator(seed: 1))
+        layer.weight.assign(Tensor([2, 0, 0], shape: [3, 1]))
+        layer.bias!.assign(Tensor([0, 0, 0]))
+        let trainer = ClassifierTrainer(model: layer, optimizer: SGD(layer.parameters(), learningRate: 0),
+                                        batchSize: 1, seed: 1, labelSmoothing: 0.3)
+        let data = LabeledDataset(features: [1], labels: [0], sampleShape: [1], classCount: 3)
+        let batch = data.batches(size: 1)[0]
+        let loss = trainer.computeGradients(batch)
+        #expect(abs(loss - expected) < 1e-6)
+        // d loss / d logits = softmax − target, target = [0.8, 0.1, 0.1]; the weight's gradient is that times x = 1.
+        let p0 = Float(exp(2.0)) / Float(exp(2.0) + 2), p1 = 1 / Float(exp(2.0) + 2)
+        let grad = layer.weight.grad!.scalars
+        #expect(abs(grad[0] - (p0 - 0.8)) < 1e-6 && abs(grad[1] - (p1 - 0.1)) < 1e-6 && abs(grad[2] - (p1 - 0.1)) < 1e-6)
     }
 }
