@@ -1,4 +1,3 @@
-
 // Layer normalization over the last axis: one pass over each row forward (its mean and 1/σ are
 // saved), one pass backward. Rows split across threads above the usual threshold.
 

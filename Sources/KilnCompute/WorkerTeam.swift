@@ -13,9 +13,9 @@ import Glibc
 // With this team: 91 µs and 1.84 ms.
 
 /// Runs `body(c)` for each chunk `c` in `0..<chunks`, concurrently on `threads` of Kiln's threads
-/// (by default `threadCount()`) when there are several; returns when all are done. Chunks must be independent (each writes only its own
-/// part). A split started while another is running (from another thread, or from inside a chunk)
-/// runs its chunks on the calling thread.
+/// (by default `threadCount()`) when there are several; returns when all are done. Chunks must be
+/// independent (each writes only its own part). A split started while another is running (from
+/// another thread, or from inside a chunk) runs its chunks on the calling thread.
 package func forEachConcurrentChunk(_ chunks: Int, threads: Int = threadCount(), _ body: (Int) -> Void) {
     if chunks <= 1 { body(0); return }
     let threads = min(threads, chunks)
